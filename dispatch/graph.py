@@ -1,0 +1,685 @@
+"""Road graph: loading, snapping points to roads, travel-time searches and route geometry."""
+
+from __future__ import annotations
+
+import heapq
+import math
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import shapely
+from shapely.geometry import LineString, Point
+from shapely.geometry.base import BaseGeometry
+
+from dispatch.maps import DEFAULT_MAP, MapArrays, read_map
+
+EARTH_RADIUS_M = 6_371_008.8
+INF = math.inf
+# a snapped point this close to an edge end is treated as standing on the junction itself
+AT_NODE_M = 1.0
+
+EdgeId = tuple[int, int, int]  # (u, v, key) with OSM node ids, as in the networkx graph
+
+
+def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def bearing_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Initial compass bearing from point 1 to point 2, degrees clockwise from north."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dl = math.radians(lon2 - lon1)
+    x = math.sin(dl) * math.cos(p2)
+    y = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
+    return math.degrees(math.atan2(x, y)) % 360.0
+
+
+class PointOffRoad(Exception):
+    """A point is too far from any road to be routed to or from."""
+
+    def __init__(self, distance_m: float, max_distance_m: float) -> None:
+        super().__init__(f"point is {distance_m:.0f} m from the nearest road "
+                         f"(limit {max_distance_m:.0f} m)")
+        self.distance_m = distance_m
+        self.max_distance_m = max_distance_m
+
+
+@dataclass(frozen=True)
+class Snap:
+    """A point projected onto a directed road edge; fraction is of the edge's travel time."""
+
+    u: int
+    v: int
+    key: int
+    fraction: float
+    lat: float
+    lon: float
+    distance_m: float
+    edge: int  # index of the edge in its RoadGraph
+
+    @property
+    def edge_id(self) -> EdgeId:
+        """The (u, v, key) id of the snapped edge."""
+        return (self.u, self.v, self.key)
+
+
+@dataclass(frozen=True)
+class Route:
+    """A drivable path as GeoJSON-ordered [lon, lat] coordinates."""
+
+    coords: list[list[float]]
+    distance_m: float
+    travel_s: float
+
+    def geojson(self) -> dict[str, Any]:
+        """The route as a GeoJSON LineString geometry."""
+        coords = self.coords if len(self.coords) > 1 else self.coords * 2
+        return {"type": "LineString", "coordinates": coords}
+
+
+# A way onto or off the network: join/leave `node`, costing `offset` seconds spent on `edge`
+# between fractions f0 and f1 (f0 == f1 means the point stands on the node itself).
+@dataclass(frozen=True)
+class _Link:
+    node: int
+    offset: float
+    edge: int
+    f0: float
+    f1: float
+
+
+class TravelField:
+    """Travel times from every reached junction to one target point (one reverse search)."""
+
+    def __init__(self, graph: RoadGraph, target: Snap, sources: list[_Link], dist: list[float],
+                 nxt: list[int], cutoff_s: float | None, blocked: frozenset[int]) -> None:
+        self.graph = graph
+        self.target = target
+        self._sources = sources
+        self._dist = dist
+        self._nxt = nxt
+        self.cutoff_s = cutoff_s
+        self._blocked = blocked
+
+    def node_time(self, node_id: int) -> float | None:
+        """Travel time from a junction (OSM node id) to the target, None if not reached."""
+        t = self._dist[self.graph._index[node_id]]
+        return None if t == INF or (self.cutoff_s is not None and t > self.cutoff_s) else t
+
+    def reached_count(self) -> int:
+        """How many junctions can reach the target (within the cutoff)."""
+        cut = INF if self.cutoff_s is None else self.cutoff_s
+        return sum(1 for t in self._dist if t < INF and t <= cut)
+
+    def _best(self, origin: Snap) -> tuple[float, _Link | None, _Link | None]:
+        """(time, start link, direct same-edge link or None) of the fastest way to the target."""
+        g = self.graph
+        best, best_start, best_direct = INF, None, None
+        for start in g._starts(origin):
+            if start.f0 != start.f1 and start.edge in self._blocked:
+                continue
+            t = start.offset + self._dist[start.node]
+            if t < best:
+                best, best_start, best_direct = t, start, None
+        # origin and target on the same directed edge, origin behind the target: drive straight on
+        for eo, fo in g._edge_options(origin):
+            if eo in self._blocked:
+                continue
+            for src in self._sources:
+                if src.edge == eo and src.f0 == 0.0 and fo <= src.f1:
+                    t = (src.f1 - fo) * g._tt[eo]
+                    if t < best:
+                        best, best_start = t, None
+                        best_direct = _Link(-1, t, eo, fo, src.f1)
+        if self.cutoff_s is not None and best > self.cutoff_s:
+            return INF, None, None
+        return best, best_start, best_direct
+
+    def time_from(self, origin: Snap) -> float | None:
+        """Travel time in seconds from an origin point to the target, None if unreachable."""
+        t, _, _ = self._best(origin)
+        return None if t == INF else t
+
+    def route_from(self, origin: Snap) -> Route | None:
+        """The fastest route from an origin point to the target, None if unreachable."""
+        t, start, direct = self._best(origin)
+        if t == INF:
+            return None
+        g = self.graph
+        if direct is not None:
+            coords = g._cut(direct.edge, direct.f0, direct.f1)
+            return Route(_dedupe(coords), (direct.f1 - direct.f0) * g._len[direct.edge], t)
+        assert start is not None
+        coords = g._cut(start.edge, start.f0, start.f1)
+        dist_m = (start.f1 - start.f0) * g._len[start.edge]
+        x = start.node
+        for _ in range(len(self._dist) + 1):
+            e = self._nxt[x]
+            if e < 0:
+                src = self._sources[-2 - e]
+                coords.extend(g._cut(src.edge, src.f0, src.f1))
+                dist_m += (src.f1 - src.f0) * g._len[src.edge]
+                return Route(_dedupe(coords), dist_m, t)
+            coords.extend(g._coords(e))
+            dist_m += g._len[e]
+            x = g._ev[e]
+        raise RuntimeError("route reconstruction looped")  # pragma: no cover
+
+
+    def escape_route_from(self, origin: Snap, escape: frozenset[int]) -> Route | None:
+        """For an origin inside an avoided area: leave it by its own roads, then go on.
+
+        A unit standing inside the hazard zone cannot be routed around it; it must drive out
+        the fastest way. The search may use only `escape` edges (the zone's roads, indices)
+        until it reaches a junction from which the ordinary route continues.
+        """
+        g = self.graph
+        cut = INF if self.cutoff_s is None else self.cutoff_s
+        dist: dict[int, float] = {}
+        pred: dict[int, tuple[int, int] | _Link] = {}
+        heap: list[tuple[float, int]] = []
+        for s in g._starts(origin):
+            if s.f0 != s.f1 and s.edge not in escape and s.edge in self._blocked:
+                continue
+            if s.offset < dist.get(s.node, INF):
+                dist[s.node] = s.offset
+                pred[s.node] = s
+                heapq.heappush(heap, (s.offset, s.node))
+        best, best_node = INF, -1
+        while heap:
+            d, x = heapq.heappop(heap)
+            if d > dist.get(x, INF):
+                continue
+            if d >= best:
+                break
+            if self._dist[x] < INF and d + self._dist[x] < best:
+                best, best_node = d + self._dist[x], x
+            for y, w, e in g._rout[x]:
+                nd = d + w
+                if e in escape and nd < dist.get(y, INF):
+                    dist[y] = nd
+                    pred[y] = (x, e)
+                    heapq.heappush(heap, (nd, y))
+        if best_node < 0 or best > cut:
+            return None
+        edges: list[int] = []
+        x = best_node
+        while not isinstance(pred[x], _Link):
+            x, e = pred[x]  # type: ignore[misc]
+            edges.append(e)
+        start = pred[x]
+        assert isinstance(start, _Link)
+        coords = g._cut(start.edge, start.f0, start.f1)
+        dist_m = (start.f1 - start.f0) * g._len[start.edge]
+        for e in reversed(edges):
+            coords.extend(g._coords(e))
+            dist_m += g._len[e]
+        rest = self.route_from(g.snap_node(g._node_ids[best_node]))
+        assert rest is not None
+        coords.extend(rest.coords)
+        return Route(_dedupe(coords), dist_m + rest.distance_m, best)
+
+
+def _dedupe(coords: list[list[float]]) -> list[list[float]]:
+    out: list[list[float]] = []
+    for c in coords:
+        if not out or out[-1] != c:
+            out.append(c)
+    return out
+
+
+class RoadGraph:
+    """An immutable drivable road network with compact arrays for fast searches."""
+
+    def __init__(self, arrays: MapArrays) -> None:
+        a = arrays
+        self.meta = dict(a.meta)
+        self._node_ids = list(a.node_ids)
+        self._index = {n: i for i, n in enumerate(self._node_ids)}
+        self._lon = list(a.lon)
+        self._lat = list(a.lat)
+        self._eu, self._ev, self._key = list(a.u), list(a.v), list(a.key)
+        self._len = [float(x) for x in a.length]
+        self._tt = [float(x) for x in a.travel_time]
+        self._hw, self._name, self._geom = a.highway, a.name, a.geometry
+        n, m = len(self._node_ids), len(self._eu)
+        nid = self._node_ids
+        self._eid = {(nid[self._eu[e]], nid[self._ev[e]], self._key[e]): e for e in range(m)}
+        # adjacency as per-node tuple lists: the fastest thing to iterate in pure Python
+        self._rin: list[list[tuple[int, float, int]]] = [[] for _ in range(n)]
+        self._rout: list[list[tuple[int, float, int]]] = [[] for _ in range(n)]
+        for e in range(m):
+            u, v, t = self._eu[e], self._ev[e], self._tt[e]
+            self._rin[v].append((u, t, e))
+            self._rout[u].append((v, t, e))
+        self._twin = self._find_twins()
+        lons = np.array(self._lon)
+        lats = np.array(self._lat)
+        lons.flags.writeable = False
+        lats.flags.writeable = False
+        self._lon_arr, self._lat_arr = lons, lats
+        self.bbox: tuple[float, float, float, float] = (
+            float(lons.min()), float(lats.min()), float(lons.max()), float(lats.max()))
+        self._lon0 = (self.bbox[0] + self.bbox[2]) / 2
+        self._lat0 = (self.bbox[1] + self.bbox[3]) / 2
+        self._ky = EARTH_RADIUS_M * math.pi / 180.0
+        self._kx = self._ky * math.cos(math.radians(self._lat0))
+        # one tree entry per physical road: a two-way road's twin shares its geometry
+        self._tree_edges = [e for e in range(m) if self._twin[e] < 0 or self._twin[e] > e]
+        self._lines = np.array([self._projected_line(e) for e in self._tree_edges], dtype=object)
+        self._tree_edges_arr = np.array(self._tree_edges, dtype=np.int64)
+        self._tree = shapely.STRtree(self._lines)
+        self._G: nx.MultiDiGraph | None = None
+        self._lock = threading.Lock()
+
+    # ---- construction ------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: Path | str = DEFAULT_MAP) -> RoadGraph:
+        """Load a map file written by `dispatch.maps.import_map`."""
+        return cls(read_map(Path(path)))
+
+    @classmethod
+    def from_arrays(cls, arrays: MapArrays) -> RoadGraph:
+        """Build from column arrays (see `dispatch.maps.MapArrays`)."""
+        return cls(arrays)
+
+    def _find_twins(self) -> list[int]:
+        by_pair: dict[tuple[int, int], list[int]] = {}
+        for e in range(len(self._eu)):
+            by_pair.setdefault((self._eu[e], self._ev[e]), []).append(e)
+        twin = [-1] * len(self._eu)
+        for e in range(len(self._eu)):
+            if twin[e] >= 0 or self._eu[e] == self._ev[e]:
+                continue
+            fwd = self._coords(e)
+            for r in by_pair.get((self._ev[e], self._eu[e]), ()):
+                if twin[r] < 0 and abs(self._len[r] - self._len[e]) < 0.5 \
+                        and self._coords(r)[::-1] == fwd:
+                    twin[e], twin[r] = r, e
+                    break
+        return twin
+
+    @property
+    def G(self) -> nx.MultiDiGraph:  # noqa: N802 - the conventional name of a networkx graph
+        """The network as a networkx MultiDiGraph (built on first use, then shared)."""
+        with self._lock:
+            if self._G is None:
+                G = nx.MultiDiGraph(crs="EPSG:4326", **{k: v for k, v in self.meta.items()
+                                                         if isinstance(v, str | int | float)})
+                G.add_nodes_from((self._node_ids[i], {"x": self._lon[i], "y": self._lat[i]})
+                                 for i in range(len(self._node_ids)))
+                nid = self._node_ids
+                G.add_edges_from(
+                    (nid[self._eu[e]], nid[self._ev[e]], self._key[e],
+                     {"length": self._len[e], "travel_time": self._tt[e],
+                      "highway": self._hw[e], "name": self._name[e],
+                      "geometry": self._coords(e)})
+                    for e in range(len(self._eu)))
+                self._G = G
+            return self._G
+
+    # ---- basic facts -------------------------------------------------------------------
+    @property
+    def node_count(self) -> int:
+        """Number of junctions."""
+        return len(self._node_ids)
+
+    @property
+    def edge_count(self) -> int:
+        """Number of directed edges."""
+        return len(self._eu)
+
+    def contains(self, lat: float, lon: float, margin_m: float = 500.0) -> bool:
+        """Whether a point lies inside the map's bounding box widened by margin_m."""
+        dy = margin_m / self._ky
+        dx = margin_m / self._kx
+        min_lon, min_lat, max_lon, max_lat = self.bbox
+        return (min_lon - dx <= lon <= max_lon + dx) and (min_lat - dy <= lat <= max_lat + dy)
+
+    def edge_ids(self) -> Iterator[EdgeId]:
+        """All directed edge ids (u, v, key)."""
+        nid = self._node_ids
+        return ((nid[self._eu[e]], nid[self._ev[e]], self._key[e]) for e in range(len(self._eu)))
+
+    def edge_id(self, e: int) -> EdgeId:
+        """The (u, v, key) id of edge index e."""
+        return (self._node_ids[self._eu[e]], self._node_ids[self._ev[e]], self._key[e])
+
+    def edge_travel_time(self, edge: EdgeId) -> float:
+        """Travel time in seconds along a whole edge."""
+        return self._tt[self._eid[edge]]
+
+    def edge_coords(self, edge: EdgeId) -> list[list[float]]:
+        """The edge's road shape as [lon, lat] pairs from u to v."""
+        return self._coords(self._eid[edge])
+
+    def node_lonlat(self, node_id: int) -> tuple[float, float]:
+        """(lon, lat) of a junction."""
+        i = self._index[node_id]
+        return self._lon[i], self._lat[i]
+
+    def node_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Read-only (lon, lat) arrays of all junctions, in node_ids() order."""
+        return self._lon_arr, self._lat_arr
+
+    def node_ids(self) -> list[int]:
+        """All junction ids."""
+        return list(self._node_ids)
+
+    # ---- geometry helpers --------------------------------------------------------------
+    def project(self, lon: float, lat: float) -> tuple[float, float]:
+        """Local metric (x, y) in metres of a lon/lat point (equirectangular about the map)."""
+        return (lon - self._lon0) * self._kx, (lat - self._lat0) * self._ky
+
+    def unproject(self, x: float, y: float) -> tuple[float, float]:
+        """(lon, lat) of a local metric point."""
+        return x / self._kx + self._lon0, y / self._ky + self._lat0
+
+    def project_geometry(self, geom: BaseGeometry) -> BaseGeometry:
+        """A lon/lat shapely geometry in the local metric projection."""
+        return shapely.transform(
+            geom, lambda c: np.column_stack(((c[:, 0] - self._lon0) * self._kx,
+                                             (c[:, 1] - self._lat0) * self._ky)))
+
+    def unproject_geometry(self, geom: BaseGeometry) -> BaseGeometry:
+        """A local metric shapely geometry back in lon/lat."""
+        return shapely.transform(
+            geom, lambda c: np.column_stack((c[:, 0] / self._kx + self._lon0,
+                                             c[:, 1] / self._ky + self._lat0)))
+
+    def _coords(self, e: int) -> list[list[float]]:
+        g = self._geom[e]
+        if g is None:
+            u, v = self._eu[e], self._ev[e]
+            return [[self._lon[u], self._lat[u]], [self._lon[v], self._lat[v]]]
+        return [[g[i], g[i + 1]] for i in range(0, len(g), 2)]
+
+    def _projected_line(self, e: int) -> LineString:
+        pts = [self.project(lon, lat) for lon, lat in self._coords(e)]
+        if len(pts) < 2:
+            pts = pts * 2
+        return LineString(pts)
+
+    def _cut(self, e: int, f0: float, f1: float) -> list[list[float]]:
+        """Sub-polyline of edge e between two length fractions, as [lon, lat] pairs."""
+        coords = self._coords(e)
+        if f0 <= 0.0 and f1 >= 1.0:
+            return coords
+        pts = [self.project(lon, lat) for lon, lat in coords]
+        cum = [0.0]
+        for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
+            cum.append(cum[-1] + math.hypot(x1 - x0, y1 - y0))
+        total = cum[-1]
+        if total == 0.0:
+            return [coords[0]]
+
+        def at(f: float) -> list[float]:
+            d = f * total
+            for i in range(1, len(cum)):
+                if cum[i] >= d:
+                    seg = cum[i] - cum[i - 1]
+                    r = 0.0 if seg == 0 else (d - cum[i - 1]) / seg
+                    x = pts[i - 1][0] + r * (pts[i][0] - pts[i - 1][0])
+                    y = pts[i - 1][1] + r * (pts[i][1] - pts[i - 1][1])
+                    lon, lat = self.unproject(x, y)
+                    return [round(lon, 7), round(lat, 7)]
+            return coords[-1]
+
+        out = [at(f0)]
+        out.extend(coords[i] for i in range(1, len(cum) - 1) if f0 * total < cum[i] < f1 * total)
+        out.append(at(f1))
+        return out
+
+    # ---- snapping ----------------------------------------------------------------------
+    def snap(self, lat: float, lon: float, max_distance_m: float = 1000.0,
+             avoid: Iterable[EdgeId] | None = None) -> Snap:
+        """Nearest road point (skipping roads closed in avoid); PointOffRoad if too far."""
+        if not avoid:
+            snaps, dists = self._snap_batch(np.array([lat]), np.array([lon]), max_distance_m)
+            if snaps[0] is None:
+                raise PointOffRoad(float(dists[0]), max_distance_m)
+            return snaps[0]
+        pt = Point(self.project(lon, lat))
+        if avoid:
+            blk = self.blocked_index(avoid)
+            hits = self._tree.query(pt, predicate="dwithin", distance=max_distance_m)
+            hits = np.array([i for i in hits if self._open(self._tree_edges[int(i)], blk)],
+                            dtype=int)
+            idx, dist = hits, shapely.distance(pt, self._lines[hits])
+            if len(idx) == 0:
+                raise PointOffRoad(self._nearest_distance(pt), max_distance_m)
+        else:
+            idx, dist = self._tree.query_nearest(pt, return_distance=True, all_matches=True)
+        if len(idx) == 0:
+            raise PointOffRoad(INF, max_distance_m)
+        # ties (crossing roads) resolve to the lowest edge index so snapping is deterministic
+        j = min(range(len(idx)), key=lambda k: (float(dist[k]), self._tree_edges[int(idx[k])]))
+        d = float(dist[j])
+        if d > max_distance_m:
+            raise PointOffRoad(d, max_distance_m)
+        tree_i = int(idx[j])
+        e = self._tree_edges[tree_i]
+        if avoid and e in blk:
+            e = self._twin[e]
+            line = self._lines[tree_i]
+            frac = 1.0 - (float(line.project(pt, normalized=True)) if line.length > 0 else 0.0)
+            p = line.interpolate(1.0 - frac, normalized=True)
+            return self._finish_snap(e, frac, p, d)
+        line = self._lines[tree_i]
+        frac = float(line.project(pt, normalized=True)) if line.length > 0 else 0.0
+        return self._finish_snap(e, frac, line.interpolate(frac, normalized=True), d)
+
+    def snap_many(self, lats: Sequence[float], lons: Sequence[float],
+                  max_distance_m: float = 1000.0) -> list[Snap | None]:
+        """Snap many points at once (vectorised); None where a point is off the roads."""
+        snaps, _ = self._snap_batch(np.asarray(lats, dtype=float),
+                                    np.asarray(lons, dtype=float), max_distance_m)
+        return snaps
+
+    def _snap_batch(self, lats: np.ndarray, lons: np.ndarray,
+                    max_distance_m: float) -> tuple[list[Snap | None], np.ndarray]:
+        n = len(lats)
+        out: list[Snap | None] = [None] * n
+        best_d = np.full(n, INF)
+        if n == 0:
+            return out, best_d
+        pts = shapely.points((lons - self._lon0) * self._kx, (lats - self._lat0) * self._ky)
+        (inp, tree_i), dist = self._tree.query_nearest(pts, return_distance=True,
+                                                       all_matches=True)
+        edges = self._tree_edges_arr[tree_i]
+        # ties (crossing roads) resolve to the lowest edge index so snapping is deterministic
+        order = np.lexsort((edges, dist, inp))
+        inp, tree_i, dist, edges = inp[order], tree_i[order], dist[order], edges[order]
+        first = np.ones(len(inp), dtype=bool)
+        first[1:] = inp[1:] != inp[:-1]
+        inp, tree_i, dist, edges = inp[first], tree_i[first], dist[first], edges[first]
+        best_d[inp] = dist
+        ok = dist <= max_distance_m
+        inp, tree_i, dist, edges = inp[ok], tree_i[ok], dist[ok], edges[ok]
+        lines = self._lines[tree_i]
+        frac = np.nan_to_num(shapely.line_locate_point(lines, pts[inp], normalized=True))
+        proj = shapely.line_interpolate_point(lines, frac, normalized=True)
+        px, py = shapely.get_x(proj), shapely.get_y(proj)
+        for k in range(len(inp)):
+            out[int(inp[k])] = self._finish_xy(int(edges[k]), float(frac[k]), float(px[k]),
+                                               float(py[k]), float(dist[k]))
+        return out, best_d
+
+    def _open(self, e: int, blk: frozenset[int]) -> bool:
+        """Whether a physical road is drivable in at least one direction."""
+        return e not in blk or (self._twin[e] >= 0 and self._twin[e] not in blk)
+
+    def _nearest_distance(self, pt: Point) -> float:
+        _, dist = self._tree.query_nearest(pt, return_distance=True, all_matches=False)
+        return float(dist[0]) if len(dist) else INF
+
+    def _finish_snap(self, e: int, frac: float, p: Point, d: float) -> Snap:
+        return self._finish_xy(e, frac, p.x, p.y, d)
+
+    def _finish_xy(self, e: int, frac: float, x: float, y: float, d: float) -> Snap:
+        if frac * self._len[e] < AT_NODE_M:
+            frac = 0.0
+        elif (1.0 - frac) * self._len[e] < AT_NODE_M:
+            frac = 1.0
+        plon, plat = self.unproject(x, y)
+        return self._make_snap(e, frac, plat, plon, d)
+
+    def snap_node(self, node_id: int) -> Snap:
+        """A Snap standing exactly on a junction (for node-to-node queries)."""
+        i = self._index[node_id]
+        if self._rout[i]:
+            e, frac = self._rout[i][0][2], 0.0
+        else:
+            e, frac = self._rin[i][0][2], 1.0
+        return self._make_snap(e, frac, self._lat[i], self._lon[i], 0.0)
+
+    def _make_snap(self, e: int, frac: float, lat: float, lon: float, d: float) -> Snap:
+        nid = self._node_ids
+        return Snap(nid[self._eu[e]], nid[self._ev[e]], self._key[e], frac, lat, lon, d, e)
+
+    def _edge_options(self, s: Snap) -> list[tuple[int, float]]:
+        """The snapped point as (edge, fraction) on its edge and on the two-way twin."""
+        out = [(s.edge, s.fraction)]
+        tw = self._twin[s.edge]
+        if tw >= 0:
+            out.append((tw, 1.0 - s.fraction))
+        return out
+
+    def _starts(self, s: Snap) -> list[_Link]:
+        """Ways to leave an origin point: drive to an edge's head, or stand on a junction."""
+        out = []
+        for e, f in self._edge_options(s):
+            out.append(_Link(self._ev[e], (1.0 - f) * self._tt[e], e, f, 1.0))
+            if f == 0.0:
+                out.append(_Link(self._eu[e], 0.0, e, 0.0, 0.0))
+        return out
+
+    def _ends(self, s: Snap) -> list[_Link]:
+        """Ways to reach a target point: from an edge's tail, or at a junction it stands on."""
+        out = []
+        for e, f in self._edge_options(s):
+            out.append(_Link(self._eu[e], f * self._tt[e], e, 0.0, f))
+            if f == 1.0:
+                out.append(_Link(self._ev[e], 0.0, e, 1.0, 1.0))
+        return out
+
+    # ---- searches ----------------------------------------------------------------------
+    def blocked_index(self, blocked: Iterable[EdgeId] | None) -> frozenset[int]:
+        """Edge indices of a set of (u, v, key) ids; unknown ids are ignored."""
+        if not blocked:
+            return frozenset()
+        eid = self._eid
+        return frozenset(eid[b] for b in blocked if b in eid)
+
+    @staticmethod
+    def _dijkstra(adj: list[list[tuple[int, float, int]]], dist: list[float], nxt: list[int],
+                  heap: list[tuple[float, int]], cutoff: float, blocked: frozenset[int]) -> None:
+        # hand-written: networkx's multi-source Dijkstra starts every source at 0 s, but a
+        # target in the middle of an edge needs per-source offsets (the partial edge)
+        heapify, pop, push = heapq.heapify, heapq.heappop, heapq.heappush
+        heapify(heap)
+        while heap:
+            d, x = pop(heap)
+            if d > dist[x]:
+                continue
+            if d > cutoff:
+                break
+            if blocked:
+                for y, w, e in adj[x]:
+                    nd = d + w
+                    if nd < dist[y] and e not in blocked:
+                        dist[y] = nd
+                        nxt[y] = e
+                        push(heap, (nd, y))
+            else:
+                for y, w, e in adj[x]:
+                    nd = d + w
+                    if nd < dist[y]:
+                        dist[y] = nd
+                        nxt[y] = e
+                        push(heap, (nd, y))
+
+    def travel_times_to(self, target: Snap, cutoff_s: float | None = None,
+                        blocked: Iterable[EdgeId] | None = None) -> TravelField:
+        """One reverse search: travel times from everywhere (within cutoff_s) to target."""
+        blk = self.blocked_index(blocked)
+        n = len(self._node_ids)
+        dist = [INF] * n
+        nxt = [-1] * n
+        sources = [s for s in self._ends(target) if s.f0 == s.f1 or s.edge not in blk]
+        heap: list[tuple[float, int]] = []
+        for k, s in enumerate(sources):
+            if s.offset < dist[s.node]:
+                dist[s.node] = s.offset
+                nxt[s.node] = -2 - k
+                heap.append((s.offset, s.node))
+        self._dijkstra(self._rin, dist, nxt, heap, INF if cutoff_s is None else cutoff_s, blk)
+        return TravelField(self, target, sources, dist, nxt, cutoff_s, blk)
+
+    def travel_times_from(self, origin: Snap, cutoff_s: float | None = None,
+                          blocked: Iterable[EdgeId] | None = None) -> dict[int, float]:
+        """One forward search: {node id: seconds} for junctions reachable within cutoff_s."""
+        blk = self.blocked_index(blocked)
+        n = len(self._node_ids)
+        dist = [INF] * n
+        nxt = [-1] * n
+        heap: list[tuple[float, int]] = []
+        for s in self._starts(origin):
+            if (s.f0 == s.f1 or s.edge not in blk) and s.offset < dist[s.node]:
+                dist[s.node] = s.offset
+                heap.append((s.offset, s.node))
+        cutoff = INF if cutoff_s is None else cutoff_s
+        self._dijkstra(self._rout, dist, nxt, heap, cutoff, blk)
+        nid = self._node_ids
+        return {nid[i]: t for i, t in enumerate(dist) if t <= cutoff}
+
+    # ---- spatial queries ---------------------------------------------------------------
+    def edges_near(self, geom: BaseGeometry, within_m: float = 0.0) -> frozenset[EdgeId]:
+        """Edge ids (both directions) whose geometry lies within within_m of a lon/lat shape."""
+        pg = self.project_geometry(geom)
+        if within_m > 0:
+            hits = self._tree.query(pg, predicate="dwithin", distance=within_m)
+        else:
+            hits = self._tree.query(pg, predicate="intersects")
+        out: set[EdgeId] = set()
+        for i in hits:
+            e = self._tree_edges[int(i)]
+            out.add(self.edge_id(e))
+            if self._twin[e] >= 0:
+                out.add(self.edge_id(self._twin[e]))
+        return frozenset(out)
+
+    def projected_line(self, edge: EdgeId) -> LineString:
+        """The edge's shape in the local metric projection."""
+        return self._projected_line(self._eid[edge])
+
+    def roads_geojson(self, simplify_m: float = 3.0, precision: int = 5) -> dict[str, Any]:
+        """The network as a GeoJSON FeatureCollection: one MultiLineString per road class."""
+        groups: dict[str, list[list[list[float]]]] = {}
+        tol = simplify_m / self._ky
+        for e in self._tree_edges:
+            line = LineString(self._coords(e))
+            if simplify_m > 0:
+                line = line.simplify(tol, preserve_topology=False)
+            coords = [[round(x, precision), round(y, precision)] for x, y in line.coords]
+            coords = _dedupe(coords)
+            if len(coords) >= 2:
+                groups.setdefault(self._hw[e] or "road", []).append(coords)
+        return {
+            "type": "FeatureCollection",
+            "attribution": self.meta.get("attribution", ""),
+            "features": [
+                {"type": "Feature", "properties": {"highway": hw},
+                 "geometry": {"type": "MultiLineString", "coordinates": lines}}
+                for hw, lines in sorted(groups.items())
+            ],
+        }

@@ -1,0 +1,25 @@
+"""A protective zone that covers every road still leaves responders a staging point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from command.models import Incident, IncidentKind
+from dispatch.hazard import HazardZone
+
+
+def test_staging_falls_back_to_the_isolation_circle_when_the_zone_covers_the_map(
+        app: Any) -> None:
+    service = app.extensions["redline"].service
+    lat, lon = -23.5482, -46.6617  # the chlor-alkali plant of the demo
+    incident = Incident(kind=IncidentKind.LEAK, lat=lat, lon=lon, isolation={
+        "radius_m": 400.0, "protective_m": 60_000.0, "downwind_deg": None, "source": "test"})
+    with service.reading() as s:
+        t_lat, t_lon, blocked, _closed, staging = service._target(s, incident)
+    assert staging is not None and "error" not in staging
+    assert staging["inside_protective_zone"] is True
+    circle = HazardZone(lat, lon, 400.0, 0.0, None)
+    assert not circle.contains(t_lat, t_lon), "never inside the isolation circle"
+    assert HazardZone(lat, lon, 400.0, 60_000.0, None).contains(t_lat, t_lon)
+    # only the circle's roads are avoided, so units can still reach the staging point
+    assert blocked == circle.blocked_edges(service.graph)

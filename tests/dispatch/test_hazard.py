@@ -1,0 +1,174 @@
+"""ERG 2016 lookups and hazard zones: shape, staging upwind, routes that stay outside."""
+
+from __future__ import annotations
+
+import csv
+import math
+import random
+
+import pytest
+
+from dispatch.graph import RoadGraph, bearing_deg, haversine_m
+from dispatch.hazard import ERG_CSV, HazardZone, isolation_for, wind_class
+from dispatch.recommend import Candidate, RequiredForce, recommend_units
+
+CENTRE = (-23.545, -46.635)
+
+
+def test_chlorine_small_spill_table1() -> None:
+    day = isolation_for("UN1017", "small", night=False)
+    assert day is not None and (day.radius_m, day.protective_m) == (60.0, 300.0)
+    assert day.source == "ERG2016 Table 1, UN1017 chlorine, small spill, day"
+    night = isolation_for("1017", "small", night=True)
+    assert night is not None and (night.radius_m, night.protective_m) == (60.0, 1100.0)
+    with open(ERG_CSV, encoding="utf-8") as f:
+        row = next(r for r in csv.DictReader(f) if r["IDNum"] == "1017")
+    assert (float(row["SM_ISO"]), float(row["SM_DY"])) == (60.0, 300.0)
+    assert isolation_for("Chlorine") == day
+
+
+@pytest.mark.parametrize(("wind", "night", "expected", "label"), [
+    (2.0, False, (1000.0, 9900.0), "low wind"),
+    (4.0, False, (1000.0, 6400.0), "moderate wind"),
+    (7.0, False, (1000.0, 5100.0), "high wind"),
+    (4.0, True, (1000.0, 9000.0), "moderate wind"),
+])
+def test_chlorine_large_spill_table3(wind: float, night: bool, expected: tuple[float, float],
+                                     label: str) -> None:
+    d = isolation_for("UN1017", "large", night=night, wind_speed_ms=wind, container="rail")
+    assert d is not None and (d.radius_m, d.protective_m) == expected
+    assert "Table 3" in d.source and "rail tank car" in d.source and label in d.source
+
+
+def test_table3_container_and_unknowns() -> None:
+    semi = isolation_for("UN1017", "large", wind_speed_ms=2.0, container="tank truck")
+    assert semi is not None and (semi.radius_m, semi.protective_m) == (600.0, 5800.0)
+    unknown = isolation_for("UN1017", "large")
+    assert unknown is not None and unknown.protective_m == 9900.0
+    assert "most protective" in unknown.source
+    # chlorine has no agricultural nurse tank entry: fall back to the most protective container
+    ag = isolation_for("UN1017", "large", wind_speed_ms=2.0, container="ag")
+    assert ag is not None and ag.protective_m == 9900.0
+    assert wind_class(2.7) == "low" and wind_class(3.0) == "moderate" and wind_class(6) == "high"
+
+
+def test_table1_large_spill_fire_and_unknown_number() -> None:
+    with open(ERG_CSV, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["IDNum"]] = counts.get(r["IDNum"], 0) + 1
+    row = next(r for r in rows if r["TABLE3"] != "Yes" and float(r["LG_DY"]) > 0
+               and counts[r["IDNum"]] == 1 and float(r["FIRE_ISO"]) > float(r["LG_ISO"]))
+    un = f"UN{int(row['IDNum']):04d}"
+    d = isolation_for(un, "large", night=False)
+    assert d is not None and d.protective_m == float(row["LG_DY"])
+    assert d.source.startswith(f"ERG2016 Table 1, {un}") and "large spill, day" in d.source
+    f = isolation_for(un, "large", fire=True)
+    assert f is not None and f.radius_m == float(row["FIRE_ISO"])
+    assert isolation_for("UN9999") is None and isolation_for("nonsense") is None
+
+
+def _offset(lat: float, lon: float, east_m: float, north_m: float) -> tuple[float, float]:
+    return (lat + north_m / 111_195.0,
+            lon + east_m / (111_195.0 * math.cos(math.radians(lat))))
+
+
+def test_zone_shape_square_downwind() -> None:
+    lat, lon = CENTRE
+    z = HazardZone(lat, lon, 100.0, 800.0, downwind_deg=90.0)  # wind from the west
+    assert z.contains(*_offset(lat, lon, 0, 50))
+    assert z.contains(*_offset(lat, lon, 700, 300))
+    assert not z.contains(*_offset(lat, lon, -300, 0))
+    assert not z.contains(*_offset(lat, lon, 700, 500))
+    assert not z.contains(*_offset(lat, lon, 900, 0))
+    circle = HazardZone(lat, lon, 100.0, 800.0, None)
+    assert circle.contains(*_offset(lat, lon, -700, 0))
+    assert z.polygon_geojson()["type"] == "Polygon"
+    assert len(z.features_geojson()["features"]) == 2
+
+
+@pytest.mark.parametrize("from_deg", [0.0, 135.0, 250.0])
+def test_staging_upwind_and_routes_avoid_zone(sp_graph: RoadGraph, from_deg: float) -> None:
+    g = sp_graph
+    lat, lon = CENTRE
+    z = HazardZone(lat, lon, 150.0, 1000.0, downwind_deg=(from_deg + 180.0) % 360.0)
+    blocked = z.blocked_edges(g)
+    assert len(blocked) > 50
+    staging = z.staging_point(g, blocked)
+    assert staging is not None
+    assert not z.contains(staging.lat, staging.lon)
+    bearing = bearing_deg(lat, lon, staging.lat, staging.lon)
+    assert min(abs(bearing - from_deg), 360 - abs(bearing - from_deg)) < 90.0
+    rng = random.Random(int(from_deg))
+    min_lon, min_lat, max_lon, max_lat = g.bbox
+    units = [Candidate(i, "fire", ("fire",), rng.uniform(min_lat, max_lat),
+                       rng.uniform(min_lon, max_lon)) for i in range(40)]
+    units = [u for u in units if not z.contains(u.lat, u.lon)]
+    rec = recommend_units(g, staging.lat, staging.lon, [RequiredForce("fire", 8, None)], units,
+                          blocked=blocked)
+    assert len(rec.assignments) == 8
+    for a in rec.assignments:
+        assert not any(z.contains(c[1], c[0]) for c in a.route["coordinates"])
+
+
+def test_staging_without_wind_is_outside_circle(sp_graph: RoadGraph) -> None:
+    z = HazardZone(*CENTRE, 60.0, 300.0, None)
+    s = z.staging_point(sp_graph)
+    assert s is not None and not z.contains(s.lat, s.lon)
+    assert z._to_local(s.lat, s.lon) != (0.0, 0.0)
+    assert math.hypot(*z._to_local(s.lat, s.lon)) < 600.0
+
+
+def test_units_inside_the_zone_drive_out_and_never_back_in(sp_graph: RoadGraph) -> None:
+    g = sp_graph
+    lat, lon = CENTRE
+    z = HazardZone(lat, lon, 150.0, 1000.0, downwind_deg=90.0)
+    blocked = z.blocked_edges(g)
+    staging = z.staging_point(g, blocked)
+    assert staging is not None
+    rng = random.Random(7)
+    inside = []
+    while len(inside) < 6:
+        p = (lat + rng.uniform(-0.008, 0.008), lon + rng.uniform(0.0, 0.009))
+        if z.contains(*p) and not (abs(p[0] - lat) < 0.0015 and abs(p[1] - lon) < 0.0015):
+            inside.append(p)
+    units = [Candidate(i, "fire", ("fire",), p[0], p[1]) for i, p in enumerate(inside)]
+    # without escape the search that avoids the zone cannot reach them at all
+    stuck = recommend_units(g, staging.lat, staging.lon, [RequiredForce("fire", 6, None)],
+                            units, blocked=blocked)
+    assert len(stuck.assignments) < 6
+    rec = recommend_units(g, staging.lat, staging.lon, [RequiredForce("fire", 6, None)], units,
+                          blocked=blocked, escape=blocked)
+    assert len(rec.assignments) == 6
+    for a in rec.assignments:
+        first = a.route["coordinates"][0]
+        assert z.contains(first[1], first[0]), "the route starts where the unit stands"
+        end = a.route["coordinates"][-1]
+        assert haversine_m(end[1], end[0], staging.lat, staging.lon) < 1.0
+        # the time is the drive out plus the normal route: a plain search confirms it
+        leave = g.snap(inside[a.unit_id][0], inside[a.unit_id][1])
+        direct = g.travel_times_to(g.snap(staging.lat, staging.lon)).time_from(leave)
+        assert direct is not None and a.travel_s >= direct - 1e-6
+
+
+def test_escape_never_uses_a_closed_road(sp_graph: RoadGraph) -> None:
+    g = sp_graph
+    lat, lon = CENTRE
+    z = HazardZone(lat, lon, 150.0, 600.0, None)
+    zone = z.blocked_edges(g)
+    staging = z.staging_point(g, zone)
+    assert staging is not None
+    unit = Candidate(1, "fire", ("fire",), lat, lon)
+    start = g.snap(lat, lon)
+    assert 0.0 < start.fraction < 1.0
+    u, v, _ = start.edge_id
+    # the road the unit stands on is closed both ways: escape may not use it
+    closed = frozenset(e for e in g.edge_ids() if {e[0], e[1]} == {u, v})
+    # as the command service calls it: escape by the zone's roads, minus the closed ones
+    rec = recommend_units(g, staging.lat, staging.lon, [RequiredForce("fire", 1, None)],
+                          [unit], blocked=zone | closed, escape=zone - closed)
+    assert rec.assignments == [] and rec.unmet[0].missing == 1
+    free = recommend_units(g, staging.lat, staging.lon, [RequiredForce("fire", 1, None)],
+                           [unit], blocked=zone, escape=zone)
+    assert len(free.assignments) == 1
