@@ -8,8 +8,8 @@ Who may do what:
   is where enterprises' files arrive, and a draft changes nothing an incident uses;
 - only admins approve a version (the bureau's review) and upload the county default plan,
   which applies to every county.
-Uploads and approvals are written to the event log (`plan.drafted`, `plan.approved`) in the
-same transaction as the version.
+Uploads and approvals go through command.plan_desk, which writes them to the event log
+(`plan.drafted`, `plan.approved`) in the same transaction as the version.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from command.auth import Actor
 from command.models import Role
+from command.plan_desk import PlanDesk
 from plans.models import Enterprise, Plan, PlanStatus, PlanVersion
 from plans.pocket import pocket_card_qr_svg
 from plans.schema import PlanDocument, plan_json_schema
@@ -34,8 +35,6 @@ from plans.service import (
     VersionAlreadyApproved,
     VersionNotFound,
     VersionSuperseded,
-    approve,
-    create_draft,
     document_of,
     export,
     get_version,
@@ -90,26 +89,19 @@ def _counties(actor: Actor) -> frozenset[int] | None:
     return hub().service.region_counties(actor.region_id)
 
 
+def _desk() -> PlanDesk:
+    h = hub()
+    return PlanDesk(h.service, h.graph.bbox)
+
+
 def _enterprise(s: Session, actor: Actor, enterprise_id: int) -> Enterprise:
     """The enterprise if it exists and lies in the actor's region (404 otherwise)."""
-    e = s.get(Enterprise, enterprise_id)
-    counties = _counties(actor)
-    if e is None or (counties is not None and e.county_id not in counties):
-        raise EnterpriseNotFound(f"enterprise {enterprise_id} not found")
-    return e
+    return _desk().enterprise_for(s, actor, enterprise_id)
 
 
 def _plan(s: Session, actor: Actor, plan_id: int) -> Plan:
     """A plan the actor may see: the county default, or an enterprise plan in the region."""
-    plan = s.get(Plan, plan_id)
-    if plan is None:
-        raise PlanNotFound(f"plan {plan_id} not found")
-    if plan.enterprise_id is not None:
-        try:
-            _enterprise(s, actor, plan.enterprise_id)
-        except EnterpriseNotFound:
-            raise PlanNotFound(f"plan {plan_id} not found") from None
-    return plan
+    return _desk().plan_for(s, actor, plan_id)
 
 
 # ---- views --------------------------------------------------------------------------------
@@ -170,16 +162,6 @@ def _plan_body() -> tuple[Format, str]:
         raise ApiError(400, "malformed_body", "the plan file must be UTF-8 text", "body") \
             from None
     return fmt, text
-
-
-def _drafted(tx: Any, actor: Actor, version: PlanVersion,
-             enterprise: Enterprise | None) -> dict[str, Any]:
-    tx.record("plan.drafted", {
-        "plan_id": version.plan_id, "enterprise_id": enterprise.id if enterprise else None,
-        "version": version.version, "created_by": actor.username,
-        "title": version.document.get("title", "")},
-        county_id=enterprise.county_id if enterprise else None, actor=actor)
-    return version_view(version, document=True, today=tx.now.date())
 
 
 # ---- REST ---------------------------------------------------------------------------------
@@ -263,13 +245,8 @@ def county_default_plan() -> Any:
 def upload_county_default() -> Any:
     """Store a county default plan file (YAML or JSON body) as a new draft version."""
     fmt, text = _plan_body()
-    actor = current_actor()
-    h = hub()
-    with h.service.transaction() as tx:
-        version = create_draft(tx.session, None, text, fmt, actor.username,
-                               map_bbox=h.graph.bbox)
-        out = _drafted(tx, actor, version, None)
-    return jsonify(out), 201
+    version = _desk().draft(current_actor(), None, text, fmt)
+    return jsonify(version_view(version, document=True, today=_today())), 201
 
 
 @bp.get("/enterprises/<int:enterprise_id>/plan")
@@ -294,16 +271,11 @@ def upload_plan(enterprise_id: int) -> Any:
     nothing is saved then.
     """
     actor = current_actor()
-    h = hub()
-    with h.service.reading() as s:
+    with hub().service.reading() as s:
         _enterprise(s, actor, enterprise_id)  # 404 before looking at the body
     fmt, text = _plan_body()
-    with h.service.transaction() as tx:
-        e = _enterprise(tx.session, actor, enterprise_id)
-        version = create_draft(tx.session, e.id, text, fmt, actor.username,
-                               map_bbox=h.graph.bbox)
-        out = _drafted(tx, actor, version, e)
-    return jsonify(out), 201
+    version = _desk().draft(actor, enterprise_id, text, fmt)
+    return jsonify(version_view(version, document=True, today=_today())), 201
 
 
 @bp.get("/plans/<int:plan_id>/versions")
@@ -333,19 +305,8 @@ def plan_version(plan_id: int, version: int) -> Any:
 @require(Role.ADMIN)
 def approve_version(plan_id: int, version: int) -> Any:
     """Make a draft the version in force; the one before becomes superseded."""
-    actor = current_actor()
-    with hub().service.transaction() as tx:
-        plan = _plan(tx.session, actor, plan_id)
-        previous = plan.current_version
-        row = approve(tx.session, plan_id, version, actor.username, tx.now.date())
-        e = plan.enterprise
-        tx.record("plan.approved", {
-            "plan_id": plan_id, "enterprise_id": plan.enterprise_id, "version": row.version,
-            "superseded": previous, "approved_by": row.approved_by,
-            "next_review": row.next_review.isoformat() if row.next_review else None},
-            county_id=e.county_id if e else None, actor=actor)
-        out = version_view(row, document=False, today=tx.now.date())
-    return jsonify(out)
+    row = _desk().approve(current_actor(), plan_id, version)
+    return jsonify(version_view(row, document=False, today=_today()))
 
 
 @bp.get("/plans/<int:plan_id>/versions/<int:version>/export")

@@ -30,7 +30,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         # a browser test that silently skips proves nothing: `make test` installs it
-        pytest.fail("Debian chromium is not installed: run .ci/system-deps (apt-get install chromium)")
+        pytest.fail("Debian chromium is not installed: run .ci/system-deps "
+                    "(apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
