@@ -222,7 +222,8 @@ class Tx:
         Events get their seq together when the transaction commits (one counter update).
         """
         if incident is not None:
-            self.session.flush()
+            if incident.id is None:  # a new incident needs its id before events can name it
+                self.session.flush()
             county_id = incident.county_id if county_id is None else county_id
             exercise = incident.exercise if exercise is None else exercise
         who = actor.username if isinstance(actor, Actor) else (actor or "")
