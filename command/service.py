@@ -32,6 +32,7 @@ from command.events import (
     append_events,
     events_since,
     incident_events,
+    last_seq,
 )
 from command.models import (
     Assignment,
@@ -203,6 +204,9 @@ class Tx:
         self.session = session
         self.now = now
         self.pending: list[Event] = []
+        # units sent a task board in this transaction (still current: cleared when the
+        # incident changes after they were built)
+        self.boards_pushed: set[int] = set()
         # filled at commit with the numbered events, in the order they were recorded
         self.events: list[PublishedEvent] = []
 
@@ -932,6 +936,7 @@ class CommandService:
         tx.session.flush()
         tx.record("task_board", self._board(tx.session, incident, a), incident=incident,
                   unit_id=a.unit_id, actor=actor)
+        tx.boards_pushed.add(a.unit_id)
 
     def _set_status(self, tx: Tx, unit: Unit, status: UnitStatus, incident: Incident | None,
                     actor: Actor | str) -> None:
@@ -1115,6 +1120,11 @@ class CommandService:
                                   Reason(REROUTE_TEXT).add("reroute.zone_changed"))
             if escalate and match is not None:
                 self._escalate(tx, incident, match, actor)
+            # units' events carry their unit_id only: the crews already on the incident see
+            # the new severity, level, wind or zone through a fresh board
+            for a in incident.assignments:
+                if a.status is AssignmentStatus.ACTIVE and a.unit_id not in tx.boards_pushed:
+                    self._push_board(tx, incident, a, actor)
             return self._view(tx, incident)
 
     def _stored_match(self, s: Session, incident: Incident) -> Match | None:
@@ -1147,6 +1157,7 @@ class CommandService:
                                              "severity": incident.severity,
                                              "casualties": incident.casualties},
                       incident=incident, actor=actor)
+            tx.boards_pushed.clear()  # boards built before show the old level
         have: dict[str, int] = {}
         for a in incident.assignments:
             if a.status is AssignmentStatus.ACTIVE:
@@ -1359,12 +1370,21 @@ class CommandService:
             raise NotFound(f"no active assignment on incident {incident_id}", "incident_id")
         return a
 
-    def acknowledge(self, actor: Actor, incident_id: int, client_id: str | None = None
-                    ) -> dict[str, Any]:
-        """A unit's crew acknowledges its assignment."""
+    def acknowledge(self, actor: Actor, incident_id: int, client_id: str | None = None,
+                    assignment_id: int | None = None) -> dict[str, Any]:
+        """A unit's crew acknowledges its assignment.
+
+        assignment_id, when given, is the one the crew saw: an ack queued offline for an
+        assignment since released never acknowledges a newer one on the same incident.
+        """
         with self.transaction() as tx:
             a = self._own_assignment(tx, actor, incident_id)
-            if not self._claim(tx, client_id, "ack", actor) or a.acked_at is not None:
+            if not self._claim(tx, client_id, "ack", actor):
+                return assignment_view(a)
+            if assignment_id is not None and a.id != assignment_id:
+                raise Conflict(f"assignment {assignment_id} is no longer active",
+                               "assignment_id")
+            if a.acked_at is not None:
                 return assignment_view(a)
             a.acked_at = tx.now
             if a.delivered_at is None:
@@ -1416,7 +1436,11 @@ class CommandService:
     def set_unit_status(self, actor: Actor, status: str, client_id: str | None = None,
                         unit_id: int | None = None, *, only_on_incident: int | None = None
                         ) -> dict[str, Any]:
-        """A crew (or an officer for them) sets the unit's status."""
+        """A crew (or an officer for them) sets the unit's status.
+
+        only_on_incident: apply only while the unit is on that incident (0: on none), so a
+        status queued on an offline tablet never lands on an assignment made meanwhile.
+        """
         try:
             new = UnitStatus(status)
         except ValueError:
@@ -1431,11 +1455,15 @@ class CommandService:
             unit = tx.session.get(Unit, unit_id) if unit_id is not None else None
             if unit is None or not self._in_scope(actor, unit.county_id):
                 raise NotFound(f"unit {unit_id} not found", "unit_id")
-            if only_on_incident is not None and unit.incident_id != only_on_incident:
-                # checked under the write lock: a real call may have taken it meanwhile
-                raise Conflict(f"unit {unit_id} is no longer on incident {only_on_incident}",
-                               "unit_id")
-            if not self._claim(tx, client_id, "status", actor) or unit.status is new:
+            if not self._claim(tx, client_id, "status", actor):
+                return unit_view(unit)  # sent again after a lost answer: applied once already
+            if only_on_incident is not None and (unit.incident_id or 0) != only_on_incident:
+                # checked under the write lock: a status the crew set for one incident (0: for
+                # none) must not land on another that reached the unit meanwhile
+                raise Conflict(f"unit {unit_id} is no longer on incident {only_on_incident}"
+                               if only_on_incident else f"unit {unit_id} has an incident now",
+                               "incident_id")
+            if unit.status is new:
                 return unit_view(unit)
             incident = tx.session.get(Incident, unit.incident_id) if unit.incident_id else None
             if incident is not None and new in (UnitStatus.AVAILABLE, UnitStatus.OUT_OF_SERVICE):
@@ -1486,14 +1514,19 @@ class CommandService:
                 q = q.where(Unit.id == actor.unit_id)
             return [unit_view(u) for u in s.scalars(q)]
 
-    def board_for_unit(self, actor: Actor) -> dict[str, Any] | None:
-        """The unit's current task board, for a tablet that (re)loads."""
+    def board_for_unit(self, actor: Actor) -> tuple[dict[str, Any] | None, int]:
+        """The unit's current task board (None without an assignment), for a tablet that
+        (re)loads, and the last event seq it reflects: the tablet applies only later events
+        on top of it, so a slow answer never undoes a newer live one."""
         if actor.role is not Role.UNIT:
             raise Forbidden("only a unit has a task board")
         with self.reading() as s:
+            # read first: on PostgreSQL each statement sees its own snapshot, so the board may
+            # be newer than seq, never older; replaying events after seq on it converges
+            seq = last_seq(s)
             a = s.scalar(select(Assignment).where(
                 Assignment.unit_id == actor.unit_id,
                 Assignment.status == AssignmentStatus.ACTIVE).order_by(Assignment.id.desc()))
             if a is None:
-                return None
-            return self._board(s, a.incident, a)
+                return None, seq
+            return self._board(s, a.incident, a), seq

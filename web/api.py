@@ -390,7 +390,8 @@ def unit_position(unit_id: int) -> Any:
 @require(Role.UNIT)
 def board() -> Any:
     """The unit's current task board (null when it has no assignment)."""
-    return jsonify({"board": hub().service.board_for_unit(current_actor())})
+    board, seq = hub().service.board_for_unit(current_actor())
+    return jsonify({"board": board, "seq": seq})
 
 
 @bp.get("/events")

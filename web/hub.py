@@ -49,6 +49,7 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 class AckPayload(Payload):
     incident_id: Id
     client_id: ClientId = None
+    assignment_id: Id | None = None  # the assignment the crew saw
 
 
 class DeliveredPayload(Payload):
@@ -66,6 +67,9 @@ class StatusPayload(Payload):
     status: Literal["en_route", "on_scene", "transporting", "returning", "available",
                     "out_of_service"]
     client_id: ClientId = None
+    # the incident on the crew's board when they pressed it (0: none); refused if the unit
+    # is on another by the time it arrives
+    incident_id: Annotated[int | None, Field(ge=0, le=MAX_ID)] = None
 
 
 class ResyncPayload(Payload):
@@ -201,7 +205,7 @@ def on_disconnect(*_args: Any) -> None:
 @handler("ack", AckPayload, UNIT_ONLY)
 def on_ack(actor: Actor, p: AckPayload) -> Any:
     """The crew acknowledges its assignment."""
-    return _hub().service.acknowledge(actor, p.incident_id, p.client_id)
+    return _hub().service.acknowledge(actor, p.incident_id, p.client_id, p.assignment_id)
 
 
 @handler("delivered", DeliveredPayload, UNIT_ONLY)
@@ -219,7 +223,8 @@ def on_task_update(actor: Actor, p: TaskPayload) -> Any:
 def on_unit_status(actor: Actor, p: StatusPayload) -> Any:
     if actor.role is not Role.UNIT:
         raise_forbidden()
-    return _hub().service.set_unit_status(actor, p.status, p.client_id)
+    return _hub().service.set_unit_status(actor, p.status, p.client_id,
+                                          only_on_incident=p.incident_id)
 
 
 @handler("position", PositionPayload, UNIT_ONLY)

@@ -206,6 +206,7 @@ class BoardBody(Model):
 
 class BoardOut(Model):
     board: BoardBody | None
+    seq: Annotated[int, Field(ge=0, description="the last event seq the board reflects")]
 
 
 class LoginOut(Model):

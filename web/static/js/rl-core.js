@@ -255,6 +255,9 @@
     socket.on("disconnect", (reason) => {
       hub.connected = false;
       if (opts.onStatus) opts.onStatus(false, reason);
+      // the hub dropped us (token expired or revoked, or a restart): Socket.IO does not
+      // reconnect by itself then; try again, so a dead token reaches the login page below
+      if (reason === "io server disconnect") setTimeout(() => socket.connect(), 1000);
     });
     socket.on("connect_error", (err) => {
       hub.connected = false;

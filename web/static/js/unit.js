@@ -27,9 +27,16 @@
       try { localStorage.setItem(KEY + name, JSON.stringify(value)); } catch (e) { /* full */ }
     },
   };
-  // server errors that mean "this will never apply": drop the action instead of retrying
+  // server errors that mean "this will never apply": drop the action instead of retrying.
+  // Anything else (a database hiccup, no answer) is retried; "unauthorized" keeps the queue
+  // through a new login, since it is stored per unit.
   const FINAL_ERRORS = new Set(["invalid", "forbidden", "not_found", "incident_closed",
-    "conflict", "unauthorized"]);
+    "conflict"]);
+  const MAX_ATTEMPTS = 6;
+  // events that change what the board shows: applied in seq order, never older over newer
+  const BOARD_EVENTS = new Set(["task_board", "task.updated", "assignment.acked",
+    "assignment.delivered", "assignment.released", "incident.closed", "unit.status",
+    "incident.escalated"]);
   const ARRIVED = new Set(["on_scene", "transporting", "returning"]);
 
   const reasonText = RL.reasonText;
@@ -47,6 +54,9 @@
     map: null,
     mapLayers: null,
     flushing: false,
+    boardSeq: 0, // seq of the newest board applied (a snapshot's or a task_board event's)
+    baseSeq: 0, // seq the last /board snapshot reflects: older events are already in it
+    keySeq: {}, // per task / the unit's status: seq of the last event applied
   });
 
   function saveQueue() { store.set("queue", S.queue); renderQueueCount(); }
@@ -57,8 +67,9 @@
 
   // ---- the crew's actions -------------------------------------------------------------------
 
-  function enqueue(event, payload) {
-    const item = { client_id: RL.uuid(), event, payload, queued_at: Date.now() };
+  function enqueue(event, payload, meta) {
+    const item = Object.assign({ client_id: RL.uuid(), event, payload, queued_at: Date.now() },
+      meta || {});
     item.payload = Object.assign({}, payload, { client_id: item.client_id });
     S.queue.push(item);
     saveQueue();
@@ -82,15 +93,26 @@
           setTimeout(flush, 3000);
           break;
         }
+        const err = resp && resp.ok ? null : (resp && resp.error) || { code: "no_answer" };
+        if (err && err.code === "unauthorized") {
+          // the session ended (expired, revoked): re-reading the board sends the crew to the
+          // login page on a 401, and the queue waits for them
+          setTimeout(resyncBoard, 2000);
+          break;
+        }
+        if (err && !FINAL_ERRORS.has(err.code)) {
+          item.attempts = (item.attempts || 0) + 1;
+          if (item.attempts < MAX_ATTEMPTS) {
+            saveQueue();
+            setTimeout(flush, 1000 * 2 ** item.attempts);
+            break;
+          }
+          console.warn("action given up", item, err);
+        }
         S.queue.shift();
         saveQueue();
-        if (resp && resp.ok) {
-          applyResult(item, resp.result);
-        } else {
-          const err = (resp && resp.error) || {};
-          if (!FINAL_ERRORS.has(err.code)) console.warn("action refused", item, err);
-          RL.toast(t("unit.action_refused", { detail: RL.errorText(err) }), "error");
-        }
+        if (!err) applyResult(item, resp.result);
+        else RL.toast(t("unit.action_refused", { detail: RL.errorText(err) }), "error");
         render();
       }
     } finally {
@@ -113,14 +135,15 @@
   function pendingFor(event, match) {
     for (let i = S.queue.length - 1; i >= 0; i--) {
       const q = S.queue[i];
-      if (q.event === event && match(q.payload)) return q;
+      if (q.event === event && match(q.payload, q)) return q;
     }
     return null;
   }
 
   function acknowledge() {
     if (!S.board || isAcked()) return;
-    enqueue("ack", { incident_id: S.board.incident.id });
+    enqueue("ack", { incident_id: S.board.incident.id,
+      assignment_id: S.board.assignment.id }, { assignment_id: S.board.assignment.id });
     stopAlarm();
   }
 
@@ -129,8 +152,10 @@
     enqueue("task.update", { task_id: task.id, status: shown === "done" ? "pending" : "done" });
   }
 
+  // tied to the incident on the board (0: none), so a status pressed offline for one job
+  // is refused, not applied, if another job reached the unit meanwhile
   function setStatus(status) {
-    enqueue("unit.status", { status });
+    enqueue("unit.status", { status, incident_id: S.board ? S.board.incident.id : 0 });
   }
 
   // what the crew sees: the server's state, overlaid with actions not yet confirmed
@@ -141,7 +166,8 @@
   function isAcked() {
     if (!S.board) return false;
     return Boolean(S.board.assignment.acked_at) ||
-      Boolean(pendingFor("ack", (p) => p.incident_id === S.board.incident.id));
+      Boolean(pendingFor("ack", (p, q) => (q.assignment_id
+        ? q.assignment_id === S.board.assignment.id : p.incident_id === S.board.incident.id)));
   }
   function shownStatus() {
     const q = pendingFor("unit.status", () => true);
@@ -189,21 +215,39 @@
       .catch(() => { /* sent again after reconnect: the board is re-read then */ });
   }
 
+  // a board read in flight: the events that arrive meanwhile, re-applied on top of its answer
+  let fetchBuffer = null;
+
   function onEvent(ev) {
+    if (fetchBuffer && BOARD_EVENTS.has(ev.type)) fetchBuffer.push(ev);
+    applyEvent(ev);
+  }
+
+  // whether ev is newer than what the board shows for key (live events and a resync's replay
+  // interleave after a reconnect; an older one must never overwrite a newer one)
+  function newer(key, seq) {
+    if (seq <= (S.keySeq[key] || 0)) return false;
+    S.keySeq[key] = seq;
+    return true;
+  }
+
+  function applyEvent(ev) {
     const d = ev.data || {};
     const b = S.board;
     const mine = b && ev.incident_id === b.incident.id;
+    // already part of the board on screen (a board reflects every event before its seq; the
+    // unit's status is not on it, only in the /units read of the last snapshot)
+    if (BOARD_EVENTS.has(ev.type) &&
+        ev.seq <= (ev.type === "unit.status" ? S.baseSeq : S.boardSeq)) return;
     switch (ev.type) {
       case "task_board":
         if (d.assignment && d.assignment.unit_id === auth.unit_id) {
-          // a resync may replay older boards: never show one older than what is on screen
-          if (S.boardSeq && ev.seq < S.boardSeq) return;
           S.boardSeq = ev.seq;
           setBoard(d, ev.seq);
         }
         return;
       case "task.updated":
-        if (d.task) applyTask(d.task);
+        if (d.task && newer("task:" + d.task.id, ev.seq)) applyTask(d.task);
         break;
       case "assignment.acked":
         if (mine && d.assignment_id === b.assignment.id) {
@@ -228,7 +272,7 @@
         if (mine) releaseBoard(t("unit.incident_closed", { id: ev.incident_id }));
         break;
       case "unit.status":
-        if (d.unit_id === auth.unit_id && S.unit) {
+        if (d.unit_id === auth.unit_id && S.unit && newer("unit", ev.seq)) {
           S.unit.status = d.status;
           S.unit.status_since = ev.at;
         }
@@ -255,20 +299,32 @@
     render();
   }
 
-  // after (re)connecting: the server's current board is the truth, then we are live
+  // After (re)connecting: the server's board is the truth as of its seq; events newer than
+  // that which arrived while it was read are applied again on top, in order. Then we are live.
   let syncGen = 0;
   async function resyncBoard() {
     const gen = ++syncGen;
+    fetchBuffer = [];
     try {
       const [board, units] = await Promise.all([RL.api("GET", "/board"), RL.api("GET", "/units")]);
       if (gen !== syncGen) return;
+      const later = fetchBuffer.filter((ev) => ev.seq > board.seq).sort((x, y) => x.seq - y.seq);
+      fetchBuffer = null;
       S.unit = units.find((u) => u.id === auth.unit_id) || S.unit;
+      S.baseSeq = board.seq;
+      S.boardSeq = board.seq;
+      S.keySeq = {};
       if (board.board) setBoard(board.board, null);
       else if (S.board) releaseBoard(t("unit.no_longer_assigned"));
+      later.forEach(applyEvent);
+      render();
       setLive(S.hub.connected);
       flush();
     } catch (e) {
-      if (gen === syncGen) setTimeout(() => { if (S.hub.connected) resyncBoard(); }, 2000);
+      if (gen === syncGen) {
+        fetchBuffer = null;
+        setTimeout(() => { if (S.hub.connected) resyncBoard(); }, 2000);
+      }
     }
   }
 
@@ -607,7 +663,7 @@
       onHello: () => { lastFix = null; resyncBoard(); sendFix(); },
       onEvent,
       onStatus: (up) => {
-        if (!up) { syncGen++; setLive(false); }
+        if (!up) { syncGen++; fetchBuffer = null; setLive(false); }
       },
       onError: (err) => console.warn("hub error", err),
     });
