@@ -230,12 +230,13 @@ def recommend_units(
 def _escapes(units: list[tuple[Candidate, Snap]], field_: TravelField,
              escape_idx: frozenset[int]) -> dict[int, Route]:
     """Routes out of the hazard zone for units inside it (the normal search cannot reach
-    them, since it avoids the zone's roads)."""
+    them, since it avoids the zone's roads). A unit outside the zone that the search did not
+    reach (beyond its cut-off, or cut off by closures) gets none: its way in must go around."""
     if not escape_idx:
         return {}
     out: dict[int, Route] = {}
     for j, (_, snap) in enumerate(units):
-        if field_.time_from(snap) is None:
+        if snap.edge in escape_idx and field_.time_from(snap) is None:
             route = field_.escape_route_from(snap, escape_idx)
             if route is not None:
                 out[j] = route

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import math
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -172,3 +173,24 @@ def test_escape_never_uses_a_closed_road(sp_graph: RoadGraph) -> None:
     free = recommend_units(g, staging.lat, staging.lon, [RequiredForce("fire", 1, None)],
                            [unit], blocked=zone, escape=zone)
     assert len(free.assignments) == 1
+
+
+def test_a_unit_outside_the_zone_goes_around_even_beyond_the_deadline(
+        tiny_graph: Callable[..., RoadGraph]) -> None:
+    # a straight road 1-2-3-4-5 through the source at 3, and a long clean detour 1-6-7-5
+    nodes = {1: (120.000, 30.0), 2: (120.010, 30.0), 3: (120.020, 30.0), 4: (120.030, 30.0),
+             5: (120.040, 30.0), 6: (120.000, 30.05), 7: (120.040, 30.05)}
+    g = tiny_graph(nodes, [(1, 2, 60), (2, 3, 60), (3, 4, 60), (4, 5, 60), (1, 6, 300),
+                           (6, 7, 400), (7, 5, 300)])
+    z = HazardZone(30.0, 120.020, 300.0, 0.0, None)
+    blocked = z.blocked_edges(g)
+    unit = Candidate(1, "fire", ("fire",), 30.0, 120.001)
+    # the detour takes longer than the deadline, so the first, bounded search misses the
+    # unit; it must still be routed around, never across the source
+    for deadline in (None, 600.0):
+        rec = recommend_units(g, 30.0, 120.040, [RequiredForce("fire", 1, deadline)], [unit],
+                              blocked=blocked, escape=blocked)
+        (a,) = rec.assignments
+        assert a.travel_s > 1000.0
+        assert not any(z.contains(c[1], c[0]) for c in a.route["coordinates"])
+        assert a.late is (deadline is not None)
