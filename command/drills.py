@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import random
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -335,12 +335,21 @@ class DrillService:
             due = list(s.scalars(select(Drill.id).where(
                 Drill.status == DrillStatus.SCHEDULED, Drill.due_at <= now).order_by(
                 Drill.due_at)))
+        # each step on its own: one drill's failure must not stall every other drill
         for drill_id in due:
-            if self._spring_or_miss(drill_id, now):
+            if self._guarded(f"springing drill {drill_id}", self._spring_or_miss, drill_id, now):
                 touched.append(drill_id)
-        touched += self._recover(now)
-        touched += self._apply_due_injects(now)
+        touched += self._guarded("recovering drills", self._recover, now) or []
+        touched += self._guarded("applying injects", self._apply_due_injects, now) or []
         return touched
+
+    @staticmethod
+    def _guarded(what: str, step: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return step(*args)
+        except Exception:
+            log.exception("drill scheduler: %s failed", what)
+            return None
 
     def _conditional(self, drill_id: int, from_: Sequence[DrillStatus], **values: Any) -> bool:
         """Move a drill between states only if nobody else did: one process wins."""
@@ -479,7 +488,9 @@ class DrillService:
             orphans = {}
             for r in live:
                 if r.incident_id is None and r.claimed_at and now - r.claimed_at > SPRING_TIMEOUT:
-                    orphans[r.id] = s.scalar(select(Incident).where(Incident.drill_id == r.id))
+                    # plain values: the session (and its objects) is gone when they are used
+                    orphans[r.id] = s.execute(select(Incident.id, Incident.created_at).where(
+                        Incident.drill_id == r.id)).first()
         for r in live:
             if r.incident_id in closed and self._finish(r.id, "incident closed"):
                 touched.append(r.id)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from command.auth import Actor
 from command.drill_models import Drill, DrillStatus, InjectType
@@ -173,6 +173,23 @@ def test_a_drill_whose_window_closed_while_the_hub_was_down_is_missed(
     assert d.status is DrillStatus.MISSED and d.incident_id is None and d.missed_at == clock.now
     with again.extensions["redline"].sessions() as s:
         assert s.scalar(select(Incident).where(Incident.drill_id == drill_id)) is None
+
+
+def test_a_spring_cut_short_after_its_report_is_repaired(
+        make_app: Any, clock: Clock) -> None:
+    app = make_app()
+    d = spring(app, clock, drills_of(app).create(actor(app, "trainer"), spec(clock))["id"])
+    reported = d.incident_id
+    # the hub died after the drill's report committed, before the drill row named it
+    with app.extensions["redline"].sessions() as s, s.begin():
+        s.execute(update(Drill).where(Drill.id == d.id).values(incident_id=None,
+                                                               started_at=None))
+    clock.to(clock.now + dt.timedelta(minutes=5))
+    again = make_app()
+    drills_of(again).tick()  # must not raise: it would stop the scheduler for every drill
+    row = drill_row(again, d.id)
+    assert row.status is DrillStatus.RUNNING and row.incident_id == reported
+    assert row.started_at == incident(again, reported).created_at
 
 
 def test_two_processes_ticking_together_spring_a_drill_once(make_app: Any, clock: Clock) -> None:
