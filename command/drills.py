@@ -139,6 +139,11 @@ class DrillSpec:
     title: str = ""
 
 
+def _min_severity(cand: _Candidate) -> int:
+    """The lowest severity at which the candidate's scenario triggers."""
+    return int((cand.scenario.get("trigger") or {}).get("min_severity") or 1)
+
+
 @dataclass(frozen=True)
 class _Candidate:
     enterprise_id: int
@@ -393,10 +398,14 @@ class DrillService:
             candidates = self._candidates(s, actor, drill)
             if not candidates:
                 raise InvalidInput("no enterprise in the pool has a matching plan scenario")
-            cand = self.rng.choice(candidates)
-            pool = self._unit_pool(s, drill)
             variations = Variations.from_dict(drill.variations)
-            drawn = self._draw(variations)
+            # only scenarios a report within the trainer's severity range can trigger: the
+            # plan's matcher must land on the scenario drawn, as it would for a real call
+            top = variations.severity[1]
+            cand = self.rng.choice([c for c in candidates if _min_severity(c) <= top]
+                                   or candidates)
+            pool = self._unit_pool(s, drill)
+            drawn = self._draw(variations, _min_severity(cand))
             kind, chemical = self._kind_for(cand, drawn["severity"], drawn["casualties"])
         sprung = {"enterprise_id": cand.enterprise_id, "enterprise_name": cand.enterprise_name,
                   "scenario_id": cand.scenario.get("id"),
@@ -416,10 +425,12 @@ class DrillService:
             s.execute(update(Drill).where(Drill.id == drill_id).values(
                 incident_id=incident.id, started_at=incident.created_at))
 
-    def _draw(self, v: Variations) -> dict[str, Any]:
+    def _draw(self, v: Variations, min_severity: int = 1) -> dict[str, Any]:
         r = self.rng
+        lo, hi = v.severity
         return {
-            "severity": r.randint(*v.severity),
+            "severity": r.randint(max(lo, min_severity), hi) if min_severity <= hi
+            else r.randint(lo, hi),
             "casualties": r.randint(*v.casualties),
             "wind": {"from_deg": round(r.uniform(*v.wind_deg), 0) % 360.0,
                      "speed_ms": round(r.uniform(*v.wind_speed_ms), 1)},

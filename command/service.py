@@ -789,8 +789,14 @@ class CommandService:
     def _dispatch(
         self, tx: Tx, incident: Incident, forces: list[RequiredForce], match: Match | None,
         actor: Actor | str, *, unit_pool: frozenset[int] | None = None,
-        task_templates: Sequence[Any] | None = None,
+        task_templates: Sequence[Any] | None = None, replace_unmet: bool = True,
     ) -> Recommendation | None:
+        """Recommend and assign units for forces; create and push their tasks and boards.
+
+        replace_unmet: forces is everything still required (a report, an escalation), so its
+        shortfall becomes the incident's; an officer's single added unit leaves it to the
+        caller.
+        """
         s = tx.session
         if not forces:
             incident.unmet = []
@@ -829,9 +835,11 @@ class CommandService:
             new_assignments.append(a)
             self._set_status(tx, unit, UnitStatus.DISPATCHED, incident, actor)
             unit.incident_id = incident.id
-        incident.unmet = [{"capability": u.capability, "missing": u.missing,
-                           "deadline_s": u.deadline_s} for u in rec.unmet]
-        if staging and "error" in staging:
+        unmet_before = list(incident.unmet or [])
+        if replace_unmet:
+            incident.unmet = [{"capability": u.capability, "missing": u.missing,
+                               "deadline_s": u.deadline_s} for u in rec.unmet]
+        if replace_unmet and staging and "error" in staging:
             # code: what the pages translate; reason: the same in plain English for the API
             incident.unmet = [*incident.unmet, {"capability": "route", "missing": 0,
                                                 "deadline_s": None, "code": "no_staging",
@@ -849,7 +857,7 @@ class CommandService:
                       unit_id=t.unit_id, actor=actor)
         for a in new_assignments:
             self._push_board(tx, incident, a, actor)
-        if rec.unmet:
+        if (incident.unmet or []) != unmet_before:
             tx.record("incident.unmet", {"unmet": incident.unmet}, incident=incident,
                       actor=actor)
         return rec
@@ -952,7 +960,9 @@ class CommandService:
         )
 
     def _release(self, tx: Tx, a: Assignment, incident: Incident, actor: Actor | str,
-                 why: Reason) -> None:
+                 why: Reason, then: UnitStatus = UnitStatus.AVAILABLE) -> None:
+        """End an assignment: its open tasks lose their owner (logged, so every screen and a
+        replay agree), and the unit becomes `then` (available, or out of service)."""
         a.status = AssignmentStatus.RELEASED
         a.released_at = tx.now
         unit = a.unit
@@ -963,10 +973,12 @@ class CommandService:
         for t in incident.tasks:
             if t.unit_id == a.unit_id and t.status is TaskStatus.PENDING:
                 t.unit_id = None
+                tx.record("task.updated", {"task": task_view(t)}, incident=incident,
+                          actor=actor)
         if unit.incident_id == incident.id:
             unit.incident_id = None
             if unit.status is not UnitStatus.OUT_OF_SERVICE:
-                self._set_status(tx, unit, UnitStatus.AVAILABLE, incident, actor)
+                self._set_status(tx, unit, then, incident, actor)
 
     def _preempt(self, tx: Tx, unit: Unit, real: Incident) -> None:
         """Take a unit off a drill for a real incident, and say so in the drill's log."""
@@ -1229,6 +1241,7 @@ class CommandService:
             turnout_s={k: 0.0 for k in self.settings.turnout_s},
             blocked=target.blocked,
             escape=target.escape,
+            max_snap_m=self.settings.max_snap_m,
         )
         routes = {p.unit_id: p for p in rec.assignments}
         for a in active:
@@ -1339,8 +1352,23 @@ class CommandService:
             candidates = self._candidates(tx.session, incident, None, set())
             if unit not in candidates:
                 raise InvalidInput(f"unit {unit.callsign} is not available", "unit_id")
-            self._dispatch(tx, incident, [RequiredForce(cap, 1, None)], None, actor,
-                           unit_pool=frozenset({unit_id}), task_templates=[])
+            rec = self._dispatch(tx, incident, [RequiredForce(cap, 1, None)], None, actor,
+                                 unit_pool=frozenset({unit_id}), task_templates=[],
+                                 replace_unmet=False)
+            if rec is None or not rec.assignments:
+                # nothing changes: the whole transaction rolls back
+                raise Conflict(f"no open road leads from {unit.callsign} to the incident",
+                               "unit_id")
+            # the added unit covers one missing force of its capability, if one was missing
+            unmet = [dict(u) for u in incident.unmet or []]
+            for u in unmet:
+                if u.get("capability") == cap and int(u.get("missing") or 0) > 0:
+                    u["missing"] = int(u["missing"]) - 1
+                    break
+            unmet = [u for u in unmet if u.get("capability") == "route" or u.get("missing")]
+            if unmet != (incident.unmet or []):
+                incident.unmet = unmet
+                tx.record("incident.unmet", {"unmet": unmet}, incident=incident, actor=actor)
             return self._view(tx, incident)
 
     def _release_unit(self, actor: Actor, incident_id: int, unit_id: int) -> dict[str, Any]:
@@ -1425,6 +1453,12 @@ class CommandService:
                 self._incident_for(tx, actor, task.incident_id, write=False)
             if not self._claim(tx, client_id, "task", actor) or task.status is new:
                 return task_view(task)
+            if actor.role is Role.UNIT and not any(
+                    a.unit_id == actor.unit_id and a.status is AssignmentStatus.ACTIVE
+                    for a in task.incident.assignments):
+                # a done task keeps its unit after a release; reopened then, it would belong
+                # to nobody on the incident
+                raise Forbidden("your unit is no longer on this incident", "task_id")
             if task.incident.status is IncidentStatus.CLOSED:
                 raise IncidentClosed("incident is closed", "task_id")
             task.status = new
@@ -1470,7 +1504,7 @@ class CommandService:
                 for a in incident.assignments:
                     if a.unit_id == unit.id and a.status is AssignmentStatus.ACTIVE:
                         why = Reason(RELEASE_TEXT).add("release.unit_set", status=new.value)
-                        self._release(tx, a, incident, actor, why)
+                        self._release(tx, a, incident, actor, why, then=new)
                 incident = None
             if incident is None and new in BUSY:
                 raise Conflict("unit has no incident", "status")

@@ -131,6 +131,20 @@ def test_variations_stay_within_their_ranges(make_app: Any, clock: Clock) -> Non
     assert inc.wind == {"from_deg": 90.0, "speed_ms": 2.0}
 
 
+def test_the_sprung_report_always_triggers_the_drawn_scenario(make_app: Any, clock: Clock
+                                                             ) -> None:
+    # this scenario triggers from severity 2: a drill allowing 1-2 must report it at 2
+    app = make_app()
+    v = Variations(severity=(1, 2))
+    for _ in range(4):
+        view = drills_of(app).create(actor(app, "trainer"), spec(
+            clock, scenario_ids=["ethoxylation-runaway"], variations=v))
+        d = spring(app, clock, view["id"])
+        inc = incident(app, d.incident_id)  # type: ignore[arg-type]
+        assert inc.scenario_id == d.sprung["scenario_id"] == "ethoxylation-runaway"
+        assert inc.severity == 2
+
+
 def test_restart_before_the_due_time_keeps_the_schedule(make_app: Any, clock: Clock) -> None:
     first = make_app()
     drill_id = drills_of(first).create(actor(first, "trainer"), spec(clock))["id"]
