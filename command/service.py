@@ -190,6 +190,7 @@ class RouteTarget(NamedTuple):
     blocked: frozenset[Any]  # closures and the hazard zone
     closed: frozenset[Any]  # closures alone
     staging: dict[str, Any] | None
+    hot: frozenset[Any] = frozenset()  # the isolation circle's roads
 
     @property
     def escape(self) -> frozenset[Any]:
@@ -740,6 +741,7 @@ class CommandService:
         if zone is None:
             return RouteTarget(incident.lat, incident.lon, closed, closed, None)
         blocked = closed | zone.blocked_edges(self.graph)
+        hot = zone.isolation_edges(self.graph)
         staging = zone.staging_point(self.graph, blocked)
         if staging is None and zone.protective_m > zone.radius_m:
             # a large night-time release can cover every road of the map with its protective
@@ -750,12 +752,13 @@ class CommandService:
             staging = circle.staging_point(self.graph, blocked)
             if staging is not None:
                 return RouteTarget(staging.lat, staging.lon, blocked, closed, {
-                    "lat": staging.lat, "lon": staging.lon, "inside_protective_zone": True})
+                    "lat": staging.lat, "lon": staging.lon, "inside_protective_zone": True},
+                    hot)
         if staging is None:
             return RouteTarget(incident.lat, incident.lon, blocked, closed, {
-                "error": "no staging point outside the hazard zone is reachable"})
+                "error": "no staging point outside the hazard zone is reachable"}, hot)
         return RouteTarget(staging.lat, staging.lon, blocked, closed,
-                           {"lat": staging.lat, "lon": staging.lon})
+                           {"lat": staging.lat, "lon": staging.lon}, hot)
 
     def _candidates(
         self, s: Session, incident: Incident, unit_pool: frozenset[int] | None,
@@ -814,6 +817,7 @@ class CommandService:
             turnout_s=self.settings.turnout_s,
             blocked=target.blocked,
             escape=target.escape,
+            hot=target.hot,
             max_snap_m=self.settings.max_snap_m,
         )
         by_id = {u.id: u for u in units}
@@ -1241,6 +1245,7 @@ class CommandService:
             turnout_s={k: 0.0 for k in self.settings.turnout_s},
             blocked=target.blocked,
             escape=target.escape,
+            hot=target.hot,
             max_snap_m=self.settings.max_snap_m,
         )
         routes = {p.unit_id: p for p in rec.assignments}

@@ -266,6 +266,10 @@ class HazardZone:
                           "geometry": _rounded(mapping(self._to_lonlat(self.protective_local)))})
         return {"type": "FeatureCollection", "features": feats}
 
+    def isolation_edges(self, graph: RoadGraph) -> frozenset[EdgeId]:
+        """Every edge (both directions) whose road shape enters the isolation circle."""
+        return graph.edges_near(self._to_lonlat(self.isolation_local))
+
     def blocked_edges(self, graph: RoadGraph) -> frozenset[EdgeId]:
         """Every edge (both directions) whose road shape enters the zone."""
         return graph.edges_near(self.polygon())

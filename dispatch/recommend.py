@@ -133,15 +133,19 @@ def recommend_units(
     exclude: Iterable[int] | None = None,
     max_snap_m: float = 1000.0,
     escape: Iterable[EdgeId] | None = None,
+    hot: Iterable[EdgeId] | None = None,
 ) -> Recommendation:
     """Propose units for the required forces; PointOffRoad if the target is off the roads.
 
     escape: blocked edges (the hazard zone's roads) that a unit standing among them may use
     to drive out; closures are never in it.
+    hot: the isolation circle's roads, within escape: a unit outside the circle never drives
+    out through it (only a unit already inside the circle leaves by them).
     """
     turnouts = DEFAULT_TURNOUT_S if turnout_s is None else turnout_s
     blocked = frozenset(blocked or ())
     escape_idx = graph.blocked_index(escape)
+    hot_idx = graph.blocked_index(hot) & escape_idx
     excluded = set(exclude or ())
     try:
         target = graph.snap(target_lat, target_lon, max_distance_m=max_snap_m, avoid=blocked)
@@ -176,7 +180,7 @@ def recommend_units(
     cutoff = None if None in deadlines else max(d for d in deadlines if d is not None)
     field_ = graph.travel_times_to(target, cutoff_s=cutoff, blocked=blocked)
     searches = 1
-    escapes = _escapes(units, field_, escape_idx)
+    escapes = _escapes(units, field_, escape_idx, hot_idx)
     pairs, eta = _solve(slots, units, field_, turnouts, escapes)
     if cutoff is not None:
         min_turnout = min((turnout_for(c.kind, s.capability, turnouts)
@@ -187,7 +191,7 @@ def recommend_units(
         if len(pairs) < len(slots) or bottleneck > cutoff + min_turnout:
             field_ = graph.travel_times_to(target, cutoff_s=None, blocked=blocked)
             searches = 2
-            escapes = _escapes(units, field_, escape_idx)
+            escapes = _escapes(units, field_, escape_idx, hot_idx)
             pairs, eta = _solve(slots, units, field_, turnouts, escapes)
 
     # within one capability, the earliest unit takes the tightest deadline (ETAs don't change)
@@ -228,16 +232,20 @@ def recommend_units(
 
 
 def _escapes(units: list[tuple[Candidate, Snap]], field_: TravelField,
-             escape_idx: frozenset[int]) -> dict[int, Route]:
+             escape_idx: frozenset[int], hot_idx: frozenset[int] = frozenset()
+             ) -> dict[int, Route]:
     """Routes out of the hazard zone for units inside it (the normal search cannot reach
     them, since it avoids the zone's roads). A unit outside the zone that the search did not
     reach (beyond its cut-off, or cut off by closures) gets none: its way in must go around."""
     if not escape_idx:
         return {}
     out: dict[int, Route] = {}
+    cool = escape_idx - hot_idx
     for j, (_, snap) in enumerate(units):
         if snap.edge in escape_idx and field_.time_from(snap) is None:
-            route = field_.escape_route_from(snap, escape_idx)
+            # in the protective zone: out by its roads, never across the isolation circle
+            way_out = escape_idx if snap.edge in hot_idx else cool
+            route = field_.escape_route_from(snap, way_out)
             if route is not None:
                 out[j] = route
     return out

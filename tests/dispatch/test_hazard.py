@@ -194,3 +194,29 @@ def test_a_unit_outside_the_zone_goes_around_even_beyond_the_deadline(
         assert a.travel_s > 1000.0
         assert not any(z.contains(c[1], c[0]) for c in a.route["coordinates"])
         assert a.late is (deadline is not None)
+
+
+def test_a_unit_in_the_protective_zone_leaves_it_without_crossing_the_isolation_circle(
+        tiny_graph: Callable[..., RoadGraph]) -> None:
+    # west-east road 1-2-3-4-5-6 with the source at 3 and the wind blowing east; the only
+    # other way west is a long loop 6-7-8-1 far to the north
+    nodes = {1: (120.000, 30.0), 2: (120.010, 30.0), 3: (120.020, 30.0), 4: (120.030, 30.0),
+             5: (120.040, 30.0), 6: (120.050, 30.0), 7: (120.050, 30.05), 8: (120.000, 30.05)}
+    g = tiny_graph(nodes, [(1, 2, 60), (2, 3, 60), (3, 4, 60), (4, 5, 60), (5, 6, 60),
+                           (6, 7, 400), (7, 8, 400), (8, 1, 400)])
+    z = HazardZone(30.0, 120.020, 300.0, 2000.0, downwind_deg=90.0)
+    circle = HazardZone(30.0, 120.020, 300.0, 0.0, None)
+    blocked = z.blocked_edges(g)
+    unit = Candidate(1, "fire", ("fire",), 30.0, 120.031)
+    assert z.contains(unit.lat, unit.lon) and not circle.contains(unit.lat, unit.lon)
+    rec = recommend_units(g, 30.0, 120.000, [RequiredForce("fire", 1, None)], [unit],
+                          blocked=blocked, escape=blocked, hot=z.isolation_edges(g))
+    (a,) = rec.assignments
+    assert not any(circle.contains(c[1], c[0]) for c in a.route["coordinates"])
+    assert a.travel_s > 1200.0  # east out of the zone, then the loop
+    # a unit inside the circle itself still gets out by the fastest road
+    inside = Candidate(2, "fire", ("fire",), 30.0, 120.021)
+    rec = recommend_units(g, 30.0, 120.000, [RequiredForce("fire", 1, None)], [inside],
+                          blocked=blocked, escape=blocked, hot=z.isolation_edges(g))
+    (b,) = rec.assignments
+    assert b.travel_s < 200.0
