@@ -15,7 +15,8 @@ def test_staging_falls_back_to_the_isolation_circle_when_the_zone_covers_the_map
     incident = Incident(kind=IncidentKind.LEAK, lat=lat, lon=lon, isolation={
         "radius_m": 400.0, "protective_m": 60_000.0, "downwind_deg": None, "source": "test"})
     with service.reading() as s:
-        t_lat, t_lon, blocked, _closed, staging = service._target(s, incident)
+        target = service._target(s, incident)
+    t_lat, t_lon, blocked, staging = target.lat, target.lon, target.blocked, target.staging
     assert staging is not None and "error" not in staging
     assert staging["inside_protective_zone"] is True
     circle = HazardZone(lat, lon, 400.0, 0.0, None)
@@ -23,3 +24,4 @@ def test_staging_falls_back_to_the_isolation_circle_when_the_zone_covers_the_map
     assert HazardZone(lat, lon, 400.0, 60_000.0, None).contains(t_lat, t_lon)
     # only the circle's roads are avoided, so units can still reach the staging point
     assert blocked == circle.blocked_edges(service.graph)
+    assert target.hot == circle.isolation_edges(service.graph)
