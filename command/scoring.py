@@ -167,11 +167,14 @@ def _tasks(evs: Sequence[Ev]) -> list[_Task]:
         tid = int(view["id"])
         t = tasks.get(tid)
         if t is None:
+            # its clock starts when it was created, not when an event first shows it
+            created = _time(view["created_at"]) if view.get("created_at") else at
             t = _Task(tid, view.get("title") or "", view.get("capability") or "",
-                      view.get("deadline_s"), at, view.get("unit_id"), view.get("order") or 0)
+                      view.get("deadline_s"), created, view.get("unit_id"),
+                      view.get("order") or 0)
             tasks[tid] = t
-        if view.get("unit_id") is not None:
-            t.unit_id = view["unit_id"]
+        if "unit_id" in view:
+            t.unit_id = view["unit_id"]  # None: its unit was released, nobody holds it now
         return t
 
     for e in evs:
@@ -264,10 +267,10 @@ def score_incident(events: Iterable[PublishedEvent | Mapping[str, Any]],
     callsigns = {a.unit_id: a.callsign for a in assignments}
     tasks = []
     for t in _tasks(evs):
-        status, late_by = judge(t.created, t.deadline_s, t.done, closed, now)
-        if status == "released":
-            # a task is not released: the incident closed with it undone
-            status, late_by = "missed", None
+        # a task is never "released": undone when the incident closed, it is missed if its
+        # deadline had passed by then and open (not counted) if not
+        status, late_by = judge(t.created, t.deadline_s, t.done, None,
+                                min(now, closed) if closed else now)
         tasks.append({
             "task_id": t.id, "title": t.title, "capability": t.capability,
             "unit_id": t.unit_id, "callsign": callsigns.get(t.unit_id) if t.unit_id else None,
@@ -432,10 +435,25 @@ CSV_COLUMNS = ["section", "who", "capability", "deadline_s", "dispatched_s", "ac
                "turnout_s", "travel_s", "response_s", "done_s", "status", "late_by_s"]
 
 
-def report_csv(report: Mapping[str, Any]) -> str:
-    """The table of timings as CSV: one row per unit, unfilled requirement, task, contact."""
+def _cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: titles, names and phone targets come from
+    plans and officers, and "=HYPERLINK(...)" or "+cmd" must never run as a formula."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+class _SafeWriter(csv.DictWriter):  # type: ignore[type-arg]
+    def writerow(self, rowdict: Mapping[str, Any]) -> Any:
+        return super().writerow({k: _cell(v) for k, v in rowdict.items()})
+
+
+def report_csv(report: Mapping[str, Any], improvements: Sequence[Mapping[str, Any]] = (),
+               title: str = "") -> str:
+    """The table of timings as CSV: one row per unit, unfilled requirement, task, contact,
+    then the score, the drill's title and its improvement items."""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w = _SafeWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for u in report["units"]:
         w.writerow({"section": "unit", "who": u["callsign"], **u})
@@ -456,6 +474,11 @@ def report_csv(report: Mapping[str, Any]) -> str:
     for name, c in score["components"].items():
         w.writerow({"section": "score", "who": name, "status": c["share"],
                     "capability": f"weight {c['weight']}"})
+    if title:
+        w.writerow({"section": "title", "who": title})
+    for m in improvements:
+        w.writerow({"section": "improvement", "who": m.get("text", ""),
+                    "capability": m.get("owner", ""), "status": m.get("due") or ""})
     return buf.getvalue()
 
 

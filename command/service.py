@@ -850,9 +850,15 @@ class CommandService:
                                                 "reason": staging["error"]}]
         templates = task_templates if task_templates is not None else (
             match.tasks if match else [])
-        self._create_tasks(tx, incident, templates, new_assignments)
+        created = self._create_tasks(tx, incident, templates, new_assignments)
         adopted = self._adopt_unowned_tasks(incident, new_assignments)
         s.flush()
+        for t in created:
+            if t.unit_id is None:
+                # nobody could take it: logged all the same, so the board, a replay and the
+                # drill's score know the plan's task exists and since when
+                tx.record("task.updated", {"task": task_view(t)}, incident=incident,
+                          actor=actor)
         for a in new_assignments:
             tx.record("assignment.created", {"assignment": assignment_view(a)},
                       incident=incident, unit_id=a.unit_id, actor=actor)
@@ -867,11 +873,12 @@ class CommandService:
         return rec
 
     def _create_tasks(self, tx: Tx, incident: Incident, templates: Sequence[Any],
-                      assignments: list[Assignment]) -> None:
+                      assignments: list[Assignment]) -> list[Task]:
         """Each task template goes to the earliest-arriving unit assigned with its capability."""
         by_cap: dict[str, list[Assignment]] = {}
         for a in sorted(assignments, key=lambda a: a.eta_s):
             by_cap.setdefault(a.capability, []).append(a)
+        created: list[Task] = []
         for t in templates:
             owners = by_cap.get(t.capability) or []
             task = Task(
@@ -886,6 +893,8 @@ class CommandService:
             )
             tx.session.add(task)
             incident.tasks.append(task)
+            created.append(task)
+        return created
 
     def _adopt_unowned_tasks(self, incident: Incident, assignments: list[Assignment]
                              ) -> list[Task]:
@@ -1357,7 +1366,15 @@ class CommandService:
             candidates = self._candidates(tx.session, incident, None, set())
             if unit not in candidates:
                 raise InvalidInput(f"unit {unit.callsign} is not available", "unit_id")
-            rec = self._dispatch(tx, incident, [RequiredForce(cap, 1, None)], None, actor,
+            # filling a shortfall, the unit inherits its plan deadline, counted from the report
+            # (the requirement was due then); any other added unit has none
+            gap = next((u for u in incident.unmet or [] if u.get("capability") == cap
+                        and int(u.get("missing") or 0) > 0), None)
+            deadline = None
+            if gap is not None and gap.get("deadline_s") is not None:
+                elapsed = (tx.now - incident.created_at).total_seconds()
+                deadline = max(0.0, float(gap["deadline_s"]) - elapsed)
+            rec = self._dispatch(tx, incident, [RequiredForce(cap, 1, deadline)], None, actor,
                                  unit_pool=frozenset({unit_id}), task_templates=[],
                                  replace_unmet=False)
             if rec is None or not rec.assignments:

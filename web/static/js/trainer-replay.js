@@ -68,6 +68,24 @@
     while (log.children.length > 200) log.lastChild.remove();
   }
 
+  // seconds since the incident started of an ISO time in a task's view (null if absent)
+  function sinceStart(iso) {
+    return iso ? (new Date(iso).getTime() - new Date(data.start).getTime()) / 1000 : null;
+  }
+
+  // a task as an event shows it; its times come from its own fields (created, done), so a
+  // board re-sent later never moves them
+  function taskSeen(task, f) {
+    const before = state.tasks[task.id];
+    const created = sinceStart(task.created_at);
+    const done = task.status === "done" ? (sinceStart(task.done_at) ?? f.t) : null;
+    state.tasks[task.id] = {
+      ...task,
+      created_t: before ? before.created_t : (created ?? f.t),
+      done_t: done,
+    };
+  }
+
   function apply(f) {
     const d = f.data || {};
     if (f.type === "assignment.created") {
@@ -86,10 +104,9 @@
       const r = state.routes[d.assignment_id];
       if (r) r.remove();
     } else if (f.type === "task_board") {
-      for (const task of d.tasks || []) state.tasks[task.id] = { ...task, created_t: state.tasks[task.id] ? state.tasks[task.id].created_t : f.t };
+      for (const task of d.tasks || []) taskSeen(task, f);
     } else if (f.type === "task.updated") {
-      const task = d.task;
-      state.tasks[task.id] = { ...(state.tasks[task.id] || { created_t: f.t }), ...task, done_t: task.status === "done" ? f.t : null };
+      taskSeen(d.task, f);
     }
     if (f.type !== "unit.position") logLine(f);
   }
