@@ -86,7 +86,9 @@ DEFAULT_RANGE: dict[str, tuple[float | None, float | None]] = {
     "ppm": (-5.0, None),
 }
 MAX_PAYLOAD_BYTES = 4096
-MAX_FUTURE_S = 300.0
+# a sensor's clock may run this far ahead of the hub's; a reading stamped later is refused
+# (it would make every genuine reading before its time look stale)
+MAX_FUTURE_S = 30.0
 
 
 def oel_ppm(un: str | None) -> float | None:
@@ -317,12 +319,12 @@ def parse_ts(raw: Any) -> dt.datetime:
         raise Malformed("ts must be an ISO-8601 string")
     try:
         ts = dt.datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise Malformed("ts is not ISO-8601") from None
-    if ts.tzinfo is None:
-        # a sensor's local time without an offset cannot be ordered against the hub's clock
-        raise Malformed("ts needs a time zone offset")
-    return ts.astimezone(dt.UTC)
+        if ts.tzinfo is None:
+            # a sensor's local time without an offset cannot be ordered against the hub's clock
+            raise Malformed("ts needs a time zone offset")
+        return ts.astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # e.g. year 1 at +14:00 falls off the calendar
+        raise Malformed("ts is not a valid ISO-8601 time") from None
 
 
 def parse_reading(enterprise_id: Any, sensor_id: Any, body: Any) -> Reading:
@@ -334,12 +336,19 @@ def parse_reading(enterprise_id: Any, sensor_id: Any, body: Any) -> Reading:
     if not isinstance(body, dict):
         raise Malformed("reading must be an object")
     value = body.get("value")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
         raise Malformed("value must be a finite number")
     unit = body.get("unit")
     if unit not in UNITS:
         raise Malformed(f"unit must be one of {', '.join(UNITS)}")
     return Reading(enterprise_id, sensor_id, parse_ts(body.get("ts")), float(value), unit)
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def parse_topic(topic: str, prefix: str) -> tuple[int, str]:
@@ -348,7 +357,9 @@ def parse_topic(topic: str, prefix: str) -> tuple[int, str]:
     if not topic.startswith(head):
         raise Malformed("topic outside the sensor prefix")
     parts = topic[len(head):].split("/")
-    if len(parts) != 2 or not parts[0].isdigit() or not parts[1]:
+    # isdigit() alone takes "²" and Arabic-Indic digits
+    if (len(parts) != 2 or not parts[0].isascii() or not parts[0].isdigit()
+            or len(parts[0]) > 12 or not parts[1]):
         raise Malformed("topic must be <prefix>/<enterprise_id>/<sensor_id>")
     return int(parts[0]), parts[1]
 
@@ -359,8 +370,8 @@ def parse_mqtt(topic: str, payload: bytes, prefix: str) -> Reading:
         raise Malformed("payload too large")
     try:
         body = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        raise Malformed("payload is not JSON") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise Malformed("payload is not JSON (or nested too deep)") from None
     return parse_reading(enterprise_id, sensor_id, body)
 
 
@@ -416,19 +427,25 @@ class SensorTracker:
         if "silent" in self.faults:
             self.faults.discard("silent")
             out.append(FaultChange("silent", False))
+        # the hold time runs on the hub's clock too: a reading stamped ahead must not make a
+        # single spike look sustained
+        held_ts = min(ts, now)
         if (th.min is not None and value < th.min) or (th.max is not None and value > th.max):
             self._reset_run()
             if "out_of_range" not in self.faults:
                 self.faults.add("out_of_range")
                 out.append(FaultChange("out_of_range", True, {
                     "value": value, "min": th.min, "max": th.max, "ts": ts.isoformat()}))
-            # an impossible value says nothing about the gas: not an alarm, not a clear
+            if self.spec.kind.startswith("gas_") and th.max is not None and value > th.max:
+                # a gas detector at or past full scale means gas, not a broken sensor
+                out += self._levels(value, held_ts)
+            # otherwise an impossible value says nothing about the gas: no alarm, no clear
             return out
         if "out_of_range" in self.faults:
             self.faults.discard("out_of_range")
             out.append(FaultChange("out_of_range", False, {"value": value}))
         out += self._stuck(value, ts)
-        out += self._levels(value, ts)
+        out += self._levels(value, held_ts)
         return out
 
     def _reset_run(self) -> None:
@@ -620,6 +637,9 @@ class SensorEngine:
         self.stopped = threading.Event()
         self._lock = threading.RLock()
         self._dirty: set[tuple[int, str]] = set()
+        # silent faults open in the database, perhaps raised by another hub process that gets
+        # none of this sensor's HTTP batches: the next reading here clears them
+        self._silent_open: set[tuple[int, str]] = set()
         self._last_flush = time.monotonic()
         self._last_unknown_refresh = 0.0
         self._unreported: set[int] = set()
@@ -722,6 +742,8 @@ class SensorEngine:
                 result.malformed += 1
                 result.errors.append({"index": i, "error": str(exc)})
                 self.stats.count("malformed", enterprise_id, error=str(exc))
+        # a gateway may send its buffer newest first: in time order, none of it looks stale
+        readings.sort(key=lambda r: r.ts)
         applied = self.ingest(readings)
         result.accepted, result.unknown, result.stale = (applied.accepted, applied.unknown,
                                                          applied.stale)
@@ -786,6 +808,10 @@ class SensorEngine:
             return "stale", None
         self.stats.count("accepted", r.enterprise_id)
         self._dirty.add(key)
+        if key in self._silent_open:
+            self._silent_open.discard(key)
+            if not any(isinstance(c, FaultChange) and c.reason == "silent" for c in changes):
+                changes = [FaultChange("silent", False), *changes]
         for change in changes:
             self._apply(tracker, change)
         return "accepted", None
@@ -805,10 +831,20 @@ class SensorEngine:
         """Heartbeats, silences running out, last values to the database, config refresh."""
         with self._lock:
             now = self.service.clock()
-            for t in list(self.trackers.values()):
-                change = t.check_silent(now)
-                if change is not None:
-                    self._apply(t, change)
+            quiet = [t for t in self.trackers.values() if t.check_silent(now) is not None]
+            if quiet:
+                # another hub process may be the one receiving this sensor: trust the
+                # database's last sighting before calling it silent
+                seen = self._last_seen_in_db([t.spec for t in quiet])
+                for t in quiet:
+                    at = seen.get((t.spec.enterprise_id, t.spec.sensor_id))
+                    t.faults.discard("silent")
+                    if at is not None and (t.last_seen is None or at > t.last_seen):
+                        t.last_seen = at
+                    change = t.check_silent(now)
+                    if change is not None:
+                        self._apply(t, change)
+            self._silent_open = self._open_silent_faults()
             self._expire_silences(now)
             for episode_id in sorted(self._unreported):
                 self._unreported.discard(episode_id)
@@ -820,6 +856,27 @@ class SensorEngine:
             if time.monotonic() - self.registry.loaded_at > self.registry_refresh_s:
                 self.reload()
         self.flush_status()
+
+    def _last_seen_in_db(self, specs: list[SensorSpec]) -> dict[tuple[int, str], dt.datetime]:
+        try:
+            with self.service.reading() as s:
+                rows = s.execute(select(SensorStatus.enterprise_id, SensorStatus.sensor_id,
+                                        SensorStatus.last_seen_at).where(
+                    SensorStatus.sensor_id.in_({sp.sensor_id for sp in specs}))).all()
+        except Exception:
+            log.exception("reading sensor status failed")
+            return {}
+        return {(eid, sid): seen for eid, sid, seen in rows if seen is not None}
+
+    def _open_silent_faults(self) -> set[tuple[int, str]]:
+        try:
+            with self.service.reading() as s:
+                return set(s.execute(select(SensorFault.enterprise_id, SensorFault.sensor_id)
+                                     .where(SensorFault.reason == "silent",
+                                            SensorFault.cleared_at.is_(None))).tuples())
+        except Exception:
+            log.exception("reading silent faults failed")
+            return self._silent_open
 
     def flush_status(self, force: bool = False) -> None:
         if not force and time.monotonic() - self._last_flush < self.status_flush_s:
@@ -979,6 +1036,14 @@ class SensorEngine:
                 w.peak_value = max(w.peak_value, change.value)
                 s.flush()
                 episode = self._open_episode(s, spec.installation_id)
+                if episode is not None and episode.incident_id is not None:
+                    incident = s.get(Incident, episode.incident_id)
+                    if incident is not None and incident.status is not IncidentStatus.ACTIVE:
+                        # its incident was closed while a warning lingered: a new alarm is a
+                        # new episode, reported anew, never pinned to the closed incident
+                        episode.closed_at = tx.now
+                        s.flush()
+                        episode = None
                 if change.level_to >= 2:
                     if episode is None:
                         episode = self._claim(tx, spec, e, "level2", 3, [spec.sensor_id])

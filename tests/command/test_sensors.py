@@ -262,14 +262,30 @@ def faults(changes: list[object]) -> list[tuple[str, bool]]:
     return [(c.reason, c.raised) for c in changes if isinstance(c, FaultChange)]
 
 
-def test_out_of_range_is_a_fault_not_an_alarm() -> None:
+def test_out_of_range_is_a_fault_and_over_full_scale_gas_still_alarms() -> None:
     t = SensorTracker(spec(hold_s=0))
-    changes = run(t, [(0, 120)])
+    # below zero past drift: a broken sensor, not gas
+    changes = run(t, [(0, -9)])
     assert faults(changes) == [("out_of_range", True)]
     assert levels(changes) == [] and t.level == 0
-    assert faults(run(t, [(1, 130)])) == []  # once per fault
+    assert faults(run(t, [(1, -12)])) == []  # once per fault
     assert faults(run(t, [(2, 3)])) == [("out_of_range", False)]
-    assert faults(run(t, [(3, -9)])) == [("out_of_range", True)]
+    # past full scale a combustible-gas detector means an explosive atmosphere (a catalytic
+    # bead may even read low there): the fault and the top alarm level both
+    changes = run(t, [(3, 120)])
+    assert faults(changes) == [("out_of_range", True)]
+    assert levels(changes) == [(0, 2)] and t.level == 2
+
+
+def test_hold_time_runs_on_the_hubs_clock_too() -> None:
+    t = SensorTracker(spec(hold_s=10))
+    now = T0
+    # two readings at the same hub instant, the second stamped 20 s ahead: still one spike
+    assert levels(t.feed(45.0, T0, now) or []) == []
+    assert levels(t.feed(45.0, T0 + dt.timedelta(seconds=20), now) or []) == []
+    assert t.level == 0
+    later = T0 + dt.timedelta(seconds=21)
+    assert levels(t.feed(45.0, T0 + dt.timedelta(seconds=22), later) or []) == [(0, 2)]
 
 
 def test_configured_range_is_used() -> None:

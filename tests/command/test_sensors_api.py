@@ -198,9 +198,9 @@ def test_a_faulty_sensor_is_told_to_the_enterprise_and_the_officers(
         client: Any, setup: Setup, sio: Callable[[str], Any]) -> None:
     officer = sio("duty")
     officer.get_received("/hub")
-    # 150 %LEL is past any gas detector's range: a fault, not an alarm
+    # -20 %LEL is below any drift: a broken sensor, a fault and not an alarm
     r = client.post("/api/v1/sensors/readings", headers=setup.ingest,
-                    json=batch(setup.enterprise_id, "API-GT-1", [(0, 150), (6, 150)]))
+                    json=batch(setup.enterprise_id, "API-GT-1", [(0, -20), (6, -20)]))
     assert r.status_code == 200
     assert r.get_json()["faults"] == [{"sensor_id": "API-GT-1", "faults": ["out_of_range"]}]
     (ev,) = events_of(officer.get_received("/hub"), "sensor.fault")

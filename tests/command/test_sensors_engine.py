@@ -443,3 +443,97 @@ def test_sensors_view_lists_levels_and_faults(world: World) -> None:
     assert set(view) == {"GT-101", "GT-102", "TT-103", "GT-201"}
     assert view["GT-101"]["level"] == 1 and view["GT-101"]["last_value"] == 25
     assert view["GT-102"]["last_value"] is None
+
+
+# ---- found in review: each of these once lost or faked an alarm ---------------------------
+
+
+def _msg(eid: int, sid: str, sec: float, value: float | str, unit: str = "%LEL"
+         ) -> tuple[str, bytes]:
+    ts = (T0 + dt.timedelta(seconds=sec)).isoformat()
+    return (f"redline/sensors/{eid}/{sid}",
+            f'{{"ts":"{ts}","value":{value},"unit":"{unit}"}}'.encode())
+
+
+def test_poison_messages_are_malformed_and_never_sink_their_batch(world: World) -> None:
+    eid = world.enterprise_id
+    world.clock.now = T0 + dt.timedelta(seconds=10)
+    poison = [
+        _msg(eid, "GT-101", 1, "9" * 400),  # an integer no float can hold
+        ("redline/sensors/²/GT-101", _msg(eid, "GT-101", 1, 45)[1]),  # not an ASCII digit
+        ("redline/sensors/١/GT-101", _msg(eid, "GT-101", 1, 45)[1]),  # Arabic-Indic one
+        (f"redline/sensors/{eid}/GT-101",
+         b'{"ts":"0001-01-01T00:00:00+14:00","value":1,"unit":"%LEL"}'),  # off the calendar
+        (f"redline/sensors/{eid}/GT-101", b"[" * 2000 + b"]" * 2000),  # nested too deep
+    ]
+    good = [_msg(eid, "GT-101", s, 45) for s in range(8)]
+    result = world.engine.ingest_mqtt(good[:4] + poison + good[4:])
+    assert result.malformed == len(poison) and result.accepted == len(good)
+    assert len(world.reports()) == 1
+
+    items: list[Any] = [{"enterprise_id": eid, "sensor_id": "GT-102", "ts": (
+        T0 + dt.timedelta(seconds=s)).isoformat(), "value": 1, "unit": "%LEL"} for s in range(3)]
+    items.append({**items[0], "ts": "0001-01-01T00:00:00+14:00"})
+    http = world.engine.ingest_items(eid, items)
+    assert (http.accepted, http.malformed) == (3, 1)
+
+
+def test_a_reading_stamped_ahead_neither_hides_nor_fakes_an_alarm(world: World) -> None:
+    eid = world.enterprise_id
+    # a glitch stamped minutes ahead is refused, so the real readings after it count
+    glitch = world.engine.ingest([parse_reading(eid, "GT-101", {
+        "ts": (T0 + dt.timedelta(seconds=290)).isoformat(), "value": 1, "unit": "%LEL"})])
+    assert glitch.malformed == 1
+    world.feed("GT-101", [(s, 45) for s in range(1, 30)])
+    assert len(world.reports()) == 1
+
+
+def test_a_spike_stamped_ahead_is_still_one_spike(world: World) -> None:
+    eid = world.enterprise_id
+    world.clock.now = T0
+    for sec in (0, 25):  # both arrive at the same hub instant, the second stamped 25 s on
+        world.engine.ingest([parse_reading(eid, "GT-101", {
+            "ts": (T0 + dt.timedelta(seconds=sec)).isoformat(), "value": 45, "unit": "%LEL"})])
+    assert world.reports() == []
+
+
+def test_an_alarm_after_the_incident_closed_reports_a_new_one(world: World) -> None:
+    world.feed("GT-101", [(0, 25), (5, 25)])
+    world.feed("GT-102", [(10, 25), (15, 25)])
+    (first,) = world.reports()
+    world.feed("GT-102", [(20, 1)])  # GT-102 clears; GT-101 lingers at level 1
+    with session_scope(world.sessions) as s:
+        incident = s.get(Incident, first.id)
+        assert incident is not None
+        incident.status = IncidentStatus.CLOSED
+    world.feed("TT-103", [(3600, 95), (3605, 96)], unit="°C")  # an hour later: fire
+    reports = world.reports()
+    assert len(reports) == 2 and reports[1].status is IncidentStatus.ACTIVE
+
+
+def test_a_gas_detector_past_full_scale_alarms(world: World) -> None:
+    world.feed("GT-101", [(0, 0)] + [(s, 101) for s in range(1, 30)])
+    assert len(world.reports()) == 1
+    assert [e.data["reason"] for e in world.events("sensor.fault")] == ["out_of_range"]
+
+
+def test_no_false_silence_when_another_process_gets_the_readings(world: World) -> None:
+    world.feed("GT-101", [(0, 1)])
+    world.engine.flush_status(force=True)
+    other = world.second_engine()  # behind the same load balancer, gets no HTTP batch
+    for sec in range(30, 600, 30):
+        world.feed("GT-101", [(sec, 1)])
+        world.engine.flush_status(force=True)
+        other.tick()
+        world.engine.tick()
+    with world.sessions() as s:
+        assert s.scalars(select(SensorFault).where(SensorFault.cleared_at.is_(None))).all() == []
+
+
+def test_a_batch_sent_newest_first_is_taken_in_time_order(world: World) -> None:
+    eid = world.enterprise_id
+    world.clock.now = T0 + dt.timedelta(seconds=10)
+    items = [{"enterprise_id": eid, "sensor_id": "GT-102", "ts": (
+        T0 + dt.timedelta(seconds=s)).isoformat(), "value": 1, "unit": "%LEL"}
+        for s in (9, 6, 3, 0)]
+    assert world.engine.ingest_items(eid, items).accepted == 4
