@@ -188,3 +188,46 @@ def test_officer_adds_releases_escalates_closes_roads(hub: LiveHub, browser: Any
     ctx_x.close()
     if new_tab is not tab_x:
         new_tab.context.close()
+
+
+def test_a_reconnect_replays_nothing_old_and_names_stay_text(hub: LiveHub, browser: Any,
+                                                            requests_seen: Requests) -> None:
+    duty = hub.login("duty")
+    # history from before the page loads: units dispatched, then released by a close
+    old = api(hub, "POST", "/incidents", duty, json={"kind": "fire", "enterprise_id": 2})
+    api(hub, "POST", f"/incidents/{old['id']}/close", duty)
+
+    page = requests_seen.watch(browser.new_context(**DESK)).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    login(page, hub, "duty")
+    page.wait_for_selector("#unit-rows tr")
+    live = api(hub, "POST", "/incidents", duty, json={"kind": "fire", "enterprise_id": 2})
+    busy = {a["unit_id"] for a in live["assignments"]}
+    shown = "(id) => RL.cmd.units.get(id) && RL.cmd.units.get(id).status"
+    for unit_id in busy:
+        page.wait_for_function(f"() => ({shown})({unit_id}) === 'dispatched'")
+
+    # the link drops and comes back: the overlap the hub re-sends holds the old close, which
+    # must not make the dispatched units look free again
+    page.evaluate("RL.cmd.hub.socket.io.engine.close()")
+    page.wait_for_selector("#conn.online", timeout=20_000)
+    page.wait_for_timeout(1500)
+    truth = {u["id"]: u["status"] for u in api(hub, "GET", "/units", duty)}
+    on_screen = page.evaluate("Object.fromEntries(Array.from(RL.cmd.units.values())"
+                              ".map((u) => [u.id, u.status]))")
+    assert {int(k): v for k, v in on_screen.items()} == truth
+
+    # a name with markup in it (an enterprise, a closure reason, a callsign) stays text on
+    # the map: Leaflet would insert a tooltip string as HTML
+    tip = page.evaluate("""() => {
+      const m = L.marker(RL.cmd.map.getCenter()).bindTooltip('<img id="pwn" src="x">tanker')
+        .addTo(RL.cmd.map);
+      m.openTooltip();
+      const text = m.getTooltip().getElement().textContent;
+      m.remove();
+      return [Boolean(document.getElementById("pwn")), text];
+    }""")
+    assert tip == [False, '<img id="pwn" src="x">tanker']
+    api(hub, "POST", f"/incidents/{live['id']}/close", duty)
+    assert errors == []

@@ -419,7 +419,9 @@
               el("span", { class: "title" }, task.title),
               el("span", { class: "due" }, isDone
                 ? t("tasks.done_at", { time: RL.clock(RL.parseTime(task.done_at)) })
-                : due ? el("span", { dataset: { until: due, overdueAt: due } }) : ""));
+                // a closed incident's open tasks stop counting down
+                : due && inc.status === "active"
+                  ? el("span", { dataset: { until: due, overdueAt: due } }) : ""));
           })));
       }));
     }
@@ -596,7 +598,9 @@
           d.task.title + " → " + t("task_status." + d.task.status);
         case "unit.status": return unit + " → " + t("unit_status." + d.status);
         case "incident.escalated": return (d.from || "—") + " → " + (d.to || "—");
-        case "incident.unmet": return (d.unmet || []).map((u) => u.capability + "×" + u.missing).join(", ");
+        case "incident.unmet": return (d.unmet || []).filter((u) => u.missing)
+          .map((u) => RL.tOr("capability." + u.capability, u.capability) + "×" + u.missing)
+          .join(", ");
         case "assignment.released":
         case "assignment.no_route":
           return unit + (d.reason ? " · " + reasonText(d.reason_parts, d.reason) : "");

@@ -94,6 +94,17 @@
 
   S.upsertIncident = function (view) {
     if (!view || !view.id) return;
+    // a snapshot read before an ack or a delivery arrived must not take them back
+    const old = S.incidents.get(view.id);
+    if (old && old !== view) {
+      const before = new Map((old.assignments || []).map((a) => [a.id, a]));
+      for (const a of view.assignments || []) {
+        const o = before.get(a.id);
+        if (!o) continue;
+        a.acked_at = a.acked_at || o.acked_at;
+        a.delivered_at = a.delivered_at || o.delivered_at;
+      }
+    }
     S.incidents.set(view.id, view);
     S.invalidate("list", "units", "incidentMarkers", "stats");
     if (view.id === S.selectedId) S.invalidate("panel", "selected");
@@ -518,7 +529,9 @@
         break;
       case "unit.status": {
         const u = S.units.get(d.unit_id);
+        if (u && u._seq > ev.seq) break;  // older than what the board shows
         if (u) {
+          u._seq = ev.seq;
           u.status = d.status;
           u.status_since = ev.at;
           u.incident_id = d.status === "available" || d.status === "out_of_service"
@@ -528,9 +541,13 @@
         if (id && id === S.selectedId) S.invalidate("panel");
         break;
       }
-      case "unit.position":
+      case "unit.position": {
+        const u = S.units.get(d.unit_id);
+        if (u && u._posSeq > ev.seq) break;
+        if (u) u._posSeq = ev.seq;
         moveUnit(d.unit_id, d.lat, d.lon);
         break;
+      }
       case "incident.closed": {
         const inc = S.incidents.get(id);
         if (inc) {
@@ -596,6 +613,7 @@
     if (S.map) { drawEnterprises(); drawStations(); loadClosures(); }
     S.loaded = true;
     while (buffered.length) apply(buffered.shift());
+    setConnected(Boolean(S.hub && S.hub.connected));
     S.invalidate("list", "units", "incidentMarkers", "stats");
     const first = incidents.find((i) => i.status === "active");
     if (S.selectedId === null && first) S.select(first.id);
@@ -618,16 +636,26 @@
       RL.toast(t("map.failed") + " " + RL.errorText(e), "error");
     }
     let loading = null;
+    // the first load must succeed before the room may say it is live: retried until it does
+    // (a hub restarting behind the proxy answers 502 for a moment)
+    function load(delay) {
+      loading = loadAll().catch((e) => {
+        RL.toast(RL.errorText(e), "error");
+        loading = null;
+        setTimeout(() => { if (!S.loaded && !loading) load(Math.min(delay * 2, 30000)); }, delay);
+      });
+      return loading;
+    }
     S.hub = RL.connectHub({
-      onHello: (hello, first) => {
-        if (first) {
-          loading = loadAll().catch((e) => RL.toast(RL.errorText(e), "error"));
+      onHello: () => {
+        if (!S.loaded) {
+          if (!loading) load(2000);
         } else if (S.selectedId) {
           S.refreshIncident(S.selectedId, 0);
         }
       },
       onEvent,
-      onStatus: setConnected,
+      onStatus: (ok) => setConnected(ok && S.loaded),
       onError: (err) => RL.toast(RL.errorText(err), "error"),
     });
     setTimeout(() => { if (!S.hub.connected) setConnected(false); }, 5000);

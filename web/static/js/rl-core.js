@@ -206,6 +206,9 @@
     const hub = {
       socket,
       lastSeq: opts.initialSeq || 0,
+      // the seq this page's state starts from (its snapshot, or what a previous load of the
+      // page saw): nothing at or before it is ever applied again
+      baseSeq: null,
       hello: null,
       connected: false,
     };
@@ -222,6 +225,7 @@
       const first = hub.hello === null;
       hub.hello = hello;
       if (first && !hub.lastSeq) hub.lastSeq = hello.last_seq;
+      if (first) hub.baseSeq = hub.lastSeq;
       if (opts.onHello) opts.onHello(hello, first);
       // Events from two hub processes can arrive out of seq order, so a link that dropped
       // right after seq N may have missed a lower one: ask again a little further back (what
@@ -235,11 +239,13 @@
         if (opts.onResynced) opts.onResynced(resp);
       });
       // on a page's first connection nothing was seen yet to skip: start at the stored seq
-      resync(first ? hub.lastSeq : Math.max(0, hub.lastSeq - RESYNC_OVERLAP));
+      resync(first ? hub.lastSeq : Math.max(hub.baseSeq || 0, hub.lastSeq - RESYNC_OVERLAP));
       if (opts.onStatus) opts.onStatus(true);
     });
     socket.on("event", (ev) => {
       if (!ev || typeof ev.seq !== "number" || seen.has(ev.seq)) return;
+      // older than the page's starting point: replayed by the overlap, already reflected
+      if (hub.baseSeq !== null && ev.seq <= hub.baseSeq) return;
       remember(ev.seq);
       if (ev.seq > hub.lastSeq) {
         hub.lastSeq = ev.seq;
