@@ -187,8 +187,11 @@ def match_scenario(plan_doc: PlanDocument | None, county_default: PlanDocument |
                                        else "match.enterprise_plan_unmatched")
         sc = _best(county_default, kind, chem, severity)
         if sc is None:
+            # a scenario written for another chemical is no fallback for this one
             sc = next((s for s in county_default.scenarios
-                       if not s.general and kind in s.trigger.kinds), None)
+                       if not s.general and kind in s.trigger.kinds
+                       and not (s.trigger.chemicals and chem
+                                and chem not in s.trigger.chemicals)), None)
         if sc is not None:
             lead.add("match.county_default" + what, scenario=sc.id, **what_params)
             return _build(sc, "county_default", lead, severity, casualties)

@@ -86,8 +86,9 @@ Slug = Annotated[str, AfterValidator(_slug),
                      "pattern": SLUG_RE.pattern})]
 Phone = Annotated[str, AfterValidator(_phone),
                   Field(json_schema_extra={"pattern": PHONE_RE.pattern})]
-Text = Annotated[str, Field(min_length=1, max_length=500)]
-Severity = Annotated[int, Field(ge=1, le=4, description="1 (minor) to 4 (catastrophic)")]
+Text = Annotated[str, Field(min_length=1, max_length=500, strict=True)]
+Severity = Annotated[int, Field(ge=1, le=4, strict=True,
+                                description="1 (minor) to 4 (catastrophic)")]
 
 
 class StrictModel(BaseModel):
@@ -140,7 +141,7 @@ class RequiredForce(StrictModel):
     """count units with a capability on scene within deadline_s of dispatch."""
 
     capability: Capability
-    count: int = Field(ge=1, le=100)
+    count: int = Field(ge=1, le=100, strict=True)
     deadline_s: int = Field(gt=0, le=86_400)
 
 
@@ -149,8 +150,10 @@ class TaskTemplate(StrictModel):
 
     title: Text
     capability: Capability
-    deadline_s: int = Field(ge=0, le=86_400)
-    order: int = Field(ge=0)
+    # strict: the cross-field rules (deadlines in order) read these as written, so "100" or
+    # true must be refused, not quietly read as numbers
+    deadline_s: int = Field(ge=0, le=86_400, strict=True)
+    order: int = Field(ge=0, le=10_000, strict=True)
     details: str = Field(default="", max_length=2000)
 
 
@@ -159,7 +162,8 @@ class Escalation(StrictModel):
 
     level: ResponseLevel
     min_severity: Severity | None = None
-    min_casualties: int | None = Field(default=None, ge=0)
+    # 0 would hold for every report: a step that always fires is a plan error
+    min_casualties: int | None = Field(default=None, ge=1, strict=True)
     extra_forces: list[RequiredForce] = Field(default_factory=list)
     # work the higher level adds (wider cordon, evacuation...), created when it is reached
     extra_tasks: list[TaskTemplate] = Field(default_factory=list)
@@ -178,7 +182,7 @@ class PlanScenario(StrictModel):
     id: Slug
     name: Text
     name_en: Text | None = None
-    general: bool = False
+    general: bool = Field(default=False, strict=True)
     trigger: Trigger = Field(default_factory=Trigger)
     response_level: ResponseLevel
     escalation: list[Escalation] = Field(default_factory=list)
@@ -195,7 +199,7 @@ class PlanDocument(StrictModel):
     """An enterprise's emergency plan; a county default plan has no enterprise."""
 
     enterprise: CreditCode | None = None
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=2**31 - 1, strict=True)
     title: Text
     title_en: Text | None = None
     approved_by: Text | None = None

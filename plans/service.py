@@ -328,8 +328,15 @@ def import_directory(session: Session, directory: Path | str, *, author: str = "
     for path in plan_files(directory):
         name = str(path)
         try:
+            # bytes decoded as they are: read_text would turn CRLF into LF, and the export
+            # must give back exactly the file that was imported
+            text = path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            report.failed[name] = [Problem(ROOT, f"cannot read the file as UTF-8 text: {exc}")]
+            continue
+        try:
             _version, created = import_plan_text(
-                session, path.read_text(encoding="utf-8"), format_of(path), author=author,
+                session, text, format_of(path), author=author,
                 approver=approver, today=today, map_bbox=map_bbox)
         except PlanValidationError as exc:
             report.failed[name] = exc.problems

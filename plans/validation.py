@@ -117,6 +117,22 @@ def parse_text(text: str, fmt: Format) -> tuple[Parsed | None, list[Problem]]:
         return None, [Problem("(format)", f"unknown format {fmt!r}; use yaml or json")]
     if len(text) > MAX_TEXT_CHARS:
         return None, [Problem(ROOT, f"file is larger than {MAX_TEXT_CHARS} characters")]
+    try:
+        return _parse(text, fmt)
+    except (ValueError, OverflowError, RecursionError) as exc:
+        # Python's own limits: a date like 2024-02-30, a 5,000-digit number, an alias that
+        # contains itself, nesting thousands deep. A problem like any other, never a crash.
+        what = "nested too deep or refers to itself" if isinstance(exc, RecursionError) \
+            else str(exc)
+        return None, [Problem(ROOT, f"cannot read the document: {what}")]
+
+
+# YAML types a plan never holds; pydantic would quietly turn binary into text, and a set
+# loses its order
+_FOREIGN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("binary", "set", "omap", "pairs")}
+
+
+def _parse(text: str, fmt: Format) -> tuple[Parsed | None, list[Problem]]:
     problems: list[Problem] = []
     if fmt == "json":
         try:
@@ -125,9 +141,10 @@ def parse_text(text: str, fmt: Format) -> tuple[Parsed | None, list[Problem]]:
             return None, [Problem(ROOT, f"JSON syntax error: {exc.msg}", exc.lineno)]
         except ValueError as exc:
             return None, [Problem(ROOT, f"JSON syntax error: {exc}")]
-        # JSON is (almost always) YAML flow syntax, so YAML's node marks give the lines
+        # JSON is (almost always) YAML flow syntax, so YAML's node marks give the lines; a
+        # tab cannot stand raw inside a JSON string, so as indentation it may become a space
         try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
+            root = yaml.compose(text.replace("\t", " "), Loader=yaml.SafeLoader)
         except yaml.YAMLError:
             root = None
     else:
@@ -158,6 +175,9 @@ def _index(node: yaml.Node, loc: Loc, parsed: Parsed, problems: list[Problem],
         return False
     if record:
         parsed.lines.setdefault(loc, node.start_mark.line + 1)
+    if node.tag in _FOREIGN_TAGS:
+        problems.append(Problem(format_path(loc), f"YAML type {node.tag.rsplit(':', 1)[-1]} "
+                                "has no place in a plan", node.start_mark.line + 1))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key, value in node.value:
@@ -167,7 +187,8 @@ def _index(node: yaml.Node, loc: Loc, parsed: Parsed, problems: list[Problem],
                 problems.append(Problem(format_path(child), f"duplicate key {name!r}",
                                         key.start_mark.line + 1))
             seen.add(name)
-            parsed.lines.setdefault(child, key.start_mark.line + 1)
+            # a repeated key: the loader keeps the last value, so its line is the last one
+            parsed.lines[child] = key.start_mark.line + 1
             if not _index(value, child, parsed, problems, budget, record=False):
                 return False
     elif isinstance(node, yaml.SequenceNode):
