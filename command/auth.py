@@ -144,12 +144,32 @@ def _check_links(session: Session, role: Role, unit_id: int | None,
             raise InvalidInput("a unit account needs unit_id", "unit_id")
     elif unit_id is not None:
         raise InvalidInput("only unit accounts have a unit_id", "unit_id")
-    if unit_id is not None and session.get(Unit, unit_id) is None:
-        raise InvalidInput(f"no unit {unit_id}", "unit_id")
+    if unit_id is not None:
+        unit = session.get(Unit, unit_id)
+        if unit is None:
+            raise InvalidInput(f"no unit {unit_id}", "unit_id")
+        # a tablet account sees the unit's boards and acts for it: only the unit's own
+        # county's admins (and those above) may make one, and its region must cover the unit
+        if scope is not None and unit.county_id not in scope:
+            raise InvalidInput(f"unit {unit_id} lies outside your region", "unit_id")
+        if region_id is not None and unit.county_id is not None and region_id not in \
+                _region_chain(session, unit.county_id):
+            raise InvalidInput(f"unit {unit_id} lies outside region {region_id}", "region_id")
     if region_id is not None and session.get(Region, region_id) is None:
         raise InvalidInput(f"no region {region_id}", "region_id")
     if scope is not None and (region_id is None or region_id not in scope):
         raise InvalidInput("region_id must lie within your own region", "region_id")
+
+
+def _region_chain(session: Session, region_id: int) -> set[int]:
+    """The region and every region above it."""
+    chain: set[int] = set()
+    current: int | None = region_id
+    while current is not None and current not in chain:
+        chain.add(current)
+        region = session.get(Region, current)
+        current = region.parent_id if region is not None else None
+    return chain
 
 
 def managed_user(session: Session, user_id: int, scope: frozenset[int] | None) -> User:

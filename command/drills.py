@@ -194,6 +194,10 @@ class DrillService:
         start, end = spec.window_start, spec.window_end
         if start.tzinfo is None or end.tzinfo is None:
             raise InvalidInput("window times need a UTC offset", "window")
+        try:
+            start, end = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+        except OverflowError:  # 9999-12-31 at -14:00 is past the calendar's end in UTC
+            raise InvalidInput("window lies outside the calendar", "window") from None
         if end <= start:
             raise InvalidInput("window end must be after its start", "window.end")
         if end <= now:

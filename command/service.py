@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -47,6 +47,7 @@ from command.models import (
     ProcessedCommand,
     Region,
     Role,
+    Station,
     Task,
     TaskStatus,
     Unit,
@@ -62,7 +63,7 @@ from command.views import (
     unit_view,
 )
 from dispatch.closures import InvalidClosure, edges_for_closure
-from dispatch.graph import PointOffRoad, RoadGraph
+from dispatch.graph import PointOffRoad, RoadGraph, haversine_m
 from dispatch.hazard import SOURCE_TEXT, HazardZone, isolation_for
 from dispatch.reasons import Reason
 from dispatch.recommend import (
@@ -584,6 +585,19 @@ class CommandService:
         if region is not None and region.level == "county":
             return region.id
         return self._default_county(s)
+
+    def _county_near(self, s: Session, edges: Iterable[Any]) -> int | None:
+        """The county of the station nearest to the middle of some roads."""
+        pts = [c for e in edges for c in self.graph.edge_coords(e)]
+        if not pts:
+            return None
+        lon = sum(p[0] for p in pts) / len(pts)
+        lat = sum(p[1] for p in pts) / len(pts)
+        stations = [st for st in s.scalars(select(Station)) if st.county_id is not None]
+        if not stations:
+            return None
+        near = min(stations, key=lambda st: haversine_m(lat, lon, st.lat, st.lon))
+        return near.county_id
 
     def _default_county(self, s: Session) -> int | None:
         return s.scalar(select(Region.id).where(Region.level == "county").order_by(Region.id))
@@ -1318,12 +1332,16 @@ class CommandService:
         if not edges:
             raise InvalidInput("the geometry covers no road of the map", "geometry")
         with self.transaction() as tx:
-            county_id = self._actor_county(tx.session, actor)
             if incident_id is not None:
                 incident = self._incident_for(tx, actor, incident_id, write=True)
                 county_id = incident.county_id
+            else:
+                # the map carries no county boundaries yet: a road belongs to the county of
+                # the fire station nearest to it, so nobody closes another county's roads
+                county_id = self._county_near(tx.session, edges) or self._actor_county(
+                    tx.session, actor)
             if not self._in_scope(actor, county_id):
-                raise Forbidden("roads outside your region", "geometry")
+                raise Forbidden("these roads lie in another county", "geometry")
             closure = Closure(geometry=geometry, reason=reason, created_at=tx.now,
                               incident_id=incident_id, county_id=county_id)
             tx.session.add(closure)

@@ -62,6 +62,8 @@ class Hub:
         self.plans = EnterpriseDirectory(self.sessions, self.service.region_counties)
         # in Redis when REDIS_URL is set, so every hub process counts the same attempts
         self.login_limiter = make_login_limiter(config)
+        # per account, whatever the address: many addresses must not add up to many guesses
+        self.account_limiter = make_login_limiter(config, scale=5)
         self.connections: dict[str, dict[str, Any]] = {}
         self._roads_gz: bytes | None = None
 

@@ -145,6 +145,8 @@ def auth_login() -> Any:
     h = hub()
     data = body(LoginBody)
     wait = h.login_limiter.hit(f"{request.remote_addr}|{data.username}")
+    if wait is None:
+        wait = h.account_limiter.hit(f"account|{data.username}")
     if wait is not None:
         resp = jsonify({"error": {"code": "rate_limited", "message":
                                   "too many login attempts; try again later", "field": None}})

@@ -108,7 +108,10 @@ def get_isochrones() -> Any:
     h = hub()
     cache = _cache()
     with cache.lock, h.service.reading() as s:
-        rows = list(s.scalars(select(Station).order_by(Station.id)))
+        # the stations of the caller's region only: another county's are not theirs to see
+        counties = h.service.region_counties(current_actor().region_id)
+        rows = [r for r in s.scalars(select(Station).order_by(Station.id))
+                if counties is None or r.county_id is None or r.county_id in counties]
         closure_ids, blocked = _closures(s)
         key = (id(h.graph), minutes, closure_ids,
                tuple((r.id, r.lat, r.lon, r.in_service) for r in rows))

@@ -25,6 +25,7 @@ from command.scoring import playback, report_csv
 from web.api import body
 from web.auth import current_actor, hub, require
 from web.extensions import socketio
+from web.security import MAX_ID
 
 bp = Blueprint("drills", __name__, url_prefix="/api/v1")
 pages = Blueprint("trainer_pages", __name__)
@@ -32,7 +33,8 @@ pages = Blueprint("trainer_pages", __name__)
 MANAGERS = (Role.TRAINER, Role.ADMIN)
 TICK_S = 1.0
 
-IdList = Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1, max_length=500)]
+IdList = Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]],
+                   Field(min_length=1, max_length=500)]
 Range = tuple[float, float]
 
 
@@ -186,10 +188,11 @@ def statistics() -> Any:
     if raw:
         try:
             since = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
+            if since.tzinfo is None:
+                raise InvalidInput("since needs a UTC offset", "since")
+            since = since.astimezone(dt.UTC)
+        except (ValueError, OverflowError):  # year 1 at +14:00 falls off the calendar
             raise InvalidInput("since must be an ISO-8601 time", "since") from None
-        if since.tzinfo is None:
-            raise InvalidInput("since needs a UTC offset", "since")
     return jsonify(drills().statistics(current_actor(), since))
 
 

@@ -142,11 +142,19 @@ class RedisRateLimiter:
         return None
 
 
-def make_login_limiter(config: dict[str, Any]) -> RateLimiter | RedisRateLimiter:
-    """The login limiter: in Redis when REDIS_URL is set (several hub processes), else local."""
+def make_login_limiter(config: dict[str, Any], scale: int = 1
+                       ) -> RateLimiter | RedisRateLimiter:
+    """The login limiter: in Redis when REDIS_URL is set (several hub processes), else local.
+
+    scale multiplies the attempts allowed per window (the per-account limiter, which every
+    client address counts into, allows more than one address may try).
+    """
     from web.auth import RateLimiter
 
     spec = config["LOGIN_RATE_LIMIT"]
+    if scale != 1:
+        count, _, window = str(spec).partition("/")
+        spec = f"{int(count) * scale}/{window}"
     url = config.get("REDIS_URL")
     if url:
         return RedisRateLimiter.from_url(url, spec)
@@ -252,8 +260,11 @@ def init_app(app: Flask) -> None:
     @app.url_value_preprocessor
     def _bounded_ids(_endpoint: str | None, values: dict[str, Any] | None) -> None:
         # an id no row can have would overflow the database driver: it is simply not there
-        for v in (values or {}).values():
+        for name, v in (values or {}).items():
             if isinstance(v, int) and not isinstance(v, bool) and not 0 <= v <= MAX_ID:
+                if request.path.startswith("/api/"):
+                    raise ApiError(404, "not_found", f"no {name.removesuffix('_id')} {v}",
+                                   name)
                 raise NotFound()
 
     @app.after_request
