@@ -8,7 +8,7 @@ of gaps and to recommend move-ups, and by GET /api/v1/coverage/now.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,25 +115,28 @@ def first_force_targets(session: Session, counties: frozenset[int] | None = None
             continue
         f = min(first, key=lambda f: (f.deadline_s, -f.count))
         targets.append(CoverTarget(enterprise.id, enterprise.name, enterprise.lat, enterprise.lon,
-                                   (RequiredForce(f.capability, f.count, float(f.deadline_s)),)))
+                                   (RequiredForce(f.capability, f.count, float(f.deadline_s)),),
+                                   enterprise.county_id))
     return targets
 
 
-_models: dict[tuple[int, tuple[CoverTarget, ...], frozenset[EdgeId]], CoverageModel] = {}
+_models: dict[tuple[Any, ...], CoverageModel] = {}
 _models_lock = threading.Lock()
 
 
-def _model(graph: RoadGraph, targets: list[CoverTarget], blocked: frozenset[EdgeId]
-           ) -> CoverageModel:
+def _model(graph: RoadGraph, targets: list[CoverTarget], blocked: frozenset[EdgeId],
+           turnout_s: Mapping[str, float] | None = None) -> CoverageModel:
     """One reverse search per target is the expensive part; it only changes with the plans,
-    the map or the closures, so keep the last few models."""
-    key = (id(graph), tuple(targets), blocked)
+    the map, the closures or the turnout settings, so keep the last few models."""
+    turnout = tuple(sorted((turnout_s or {}).items()))
+    key = (id(graph), tuple(targets), blocked, turnout)
     with _models_lock:
         model = _models.get(key)
         if model is None:
             if len(_models) >= 8:
                 _models.pop(next(iter(_models)))
-            model = _models[key] = CoverageModel(graph, targets, blocked=blocked)
+            model = _models[key] = CoverageModel(graph, targets, blocked=blocked,
+                                                 turnout_s=dict(turnout) if turnout else None)
         return model
 
 
@@ -146,13 +149,17 @@ def _free_for_real(unit: Unit, exercise_incidents: set[int]) -> bool:
 
 def live_coverage(session: Session, graph: RoadGraph, *,
                   blocked: Iterable[EdgeId] = (), counties: frozenset[int] | None = None,
-                  max_moves: int = 3) -> LiveCoverage:
+                  max_moves: int = 3, turnout_s: Mapping[str, float] | None = None
+                  ) -> LiveCoverage:
     """Cover from units' current positions and statuses, with recommended move-ups."""
     targets = first_force_targets(session, counties)
     station_rows = [s for s in session.scalars(select(Station).order_by(Station.id))
                     if counties is None or s.county_id in counties]
+    # every unit a target's county could send (dispatch stays within the county)
+    target_counties = {t.county_id for t in targets}
     unit_rows = [u for u in session.scalars(select(Unit).order_by(Unit.id))
-                 if counties is None or u.county_id in counties]
+                 if counties is None or u.county_id is None or u.county_id in counties
+                 or u.county_id in target_counties]
     names = {s.id: s.name for s in station_rows}
     callsigns = {u.id: u.callsign for u in unit_rows}
     if not targets:
@@ -162,8 +169,10 @@ def live_coverage(session: Session, graph: RoadGraph, *,
     exercise = set(session.scalars(select(Incident.id).where(Incident.exercise.is_(True),
                                                              Incident.closed_at.is_(None))))
     units = [StationUnit(u.id, u.kind, tuple(u.capabilities), u.station_id, u.lat, u.lon,
-                         _free_for_real(u, exercise)) for u in unit_rows]
-    model = _model(graph, targets, frozenset(blocked))
+                         _free_for_real(u, exercise), u.county_id,
+                         # a unit on a drill answers a real call, but is not moved around
+                         movable=u.status is UnitStatus.AVAILABLE) for u in unit_rows]
+    model = _model(graph, targets, frozenset(blocked), turnout_s)
     report = coverage(graph, stations, units, targets, with_outages=False, model=model)
     moves: list[MoveUp] = []
     if any(t.status == "red" for t in report.targets):

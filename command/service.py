@@ -481,7 +481,8 @@ class CommandService:
             live = live_coverage(tx.session, self.graph,
                                  blocked=self._blocked_by_closures(tx.session),
                                  counties=frozenset({incident.county_id})
-                                 if incident.county_id is not None else None)
+                                 if incident.county_id is not None else None,
+                                 turnout_s=self.settings.turnout_s)
             result = live.as_dict()
             if result["gaps"] != incident.coverage_gaps or result["move_ups"] != incident.move_ups:
                 incident.coverage_gaps = result["gaps"]
@@ -496,7 +497,8 @@ class CommandService:
         """Cover of the actor's region from units' current positions and statuses."""
         with self.reading() as s:
             live = live_coverage(s, self.graph, blocked=self._blocked_by_closures(s),
-                                 counties=self.region_counties(actor.region_id))
+                                 counties=self.region_counties(actor.region_id),
+                                 turnout_s=self.settings.turnout_s)
             return live.as_dict()
 
     def _create_incident(self, tx: Tx, actor: Actor, report: IncidentReport) -> Incident:

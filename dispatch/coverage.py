@@ -64,6 +64,10 @@ class StationUnit:
     lat: float
     lon: float
     available: bool = True
+    # dispatch sends units only within their county: so does cover
+    county_id: int | None = None
+    # free for a real call but not to be moved (a unit on a drill)
+    movable: bool = True
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class CoverTarget:
     lat: float
     lon: float
     forces: tuple[RequiredForce, ...]
+    county_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -197,7 +202,8 @@ class CoverageModel:
                                   target.forces[0].capability if target.forces else None,
                                   why.text, why.parts)
         slots = [(i, f) for i, f in enumerate(target.forces) for _ in range(max(0, f.count))]
-        free = [u for u in units if u.available]
+        free = [u for u in units if u.available and (
+            u.county_id is None or target.county_id is None or u.county_id == target.county_id)]
         # ratio = ETA / deadline so requirements with different deadlines compare fairly
         ratio = np.full((len(slots), len(free)), np.inf)
         eta = np.full((len(slots), len(free)), np.inf)
@@ -304,7 +310,7 @@ def recommend_move_ups(graph: RoadGraph, stations: Sequence[Station],
             if fld is None:
                 continue
             for k, u in enumerate(current):
-                if (not u.available or u.unit_id in {m.unit_id for m in moves}
+                if (not u.available or not u.movable or u.unit_id in {m.unit_id for m in moves}
                         or not can_house(st, u.kind)):
                     continue
                 origin = model.snap(u.lat, u.lon)

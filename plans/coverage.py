@@ -80,7 +80,8 @@ def load_inputs(session: Session) -> tuple[list[CoverStation], list[StationUnit]
         if home is None:
             continue
         units.append(StationUnit(u.id, u.kind, tuple(u.capabilities or ()), home.id, home.lat,
-                                 home.lon, available=u.status is not UnitStatus.OUT_OF_SERVICE))
+                                 home.lon, available=u.status is not UnitStatus.OUT_OF_SERVICE,
+                                 county_id=u.county_id))
     targets: list[CoverTarget] = []
     refs: dict[int, ScenarioRef] = {}
     rows = session.execute(
@@ -96,7 +97,7 @@ def load_inputs(session: Session) -> tuple[list[CoverStation], list[StationUnit]
             forces = tuple(RequiredForce(f.capability, f.count, float(f.deadline_s))
                            for f in sc.required_forces)
             targets.append(CoverTarget(target_id, f"{enterprise.name} / {sc.id}", enterprise.lat,
-                                       enterprise.lon, forces))
+                                       enterprise.lon, forces, enterprise.county_id))
             refs[target_id] = ScenarioRef(enterprise.id, enterprise.county_id, plan.id,
                                           version.version, sc.id, sc.name, sc.name_en,
                                           sc.response_level)
@@ -133,6 +134,7 @@ def plan_coverage(session: Session, graph: RoadGraph, *,
     report = coverage(graph, stations, units, targets, turnout_s, blocked, model=model)
     now = {t.target_id: t for t in report.targets}
     station_names = {s.station_id: s.name for s in stations}
+    station_county = dict(session.execute(select(Station.id, Station.county_id)).tuples().all())
 
     enterprises: dict[int, dict[str, Any]] = {}
     for e in session.scalars(select(Enterprise).order_by(Enterprise.id)):
@@ -171,10 +173,11 @@ def plan_coverage(session: Session, graph: RoadGraph, *,
                 "scenario_id": ref.scenario_id, "from": now[cov.target_id].status,
                 "to": cov.status, "bottleneck": cov.bottleneck})
         station_out.append({"station_id": station_id, "name": station_names.get(station_id, ""),
-                            "affects": affects})
+                            "county_id": station_county.get(station_id), "affects": affects})
     return {
         "stations": [{"station_id": s.station_id, "name": s.name, "lat": s.lat, "lon": s.lon,
-                      "in_service": s.in_service} for s in stations],
+                      "in_service": s.in_service, "county_id": station_county.get(s.station_id)}
+                     for s in stations],
         "enterprises": list(enterprises.values()),
         "station_out": station_out,
         "scenarios": len(targets),
@@ -192,6 +195,12 @@ def for_counties(result: Mapping[str, Any], counties: frozenset[int] | None) -> 
     counts = {"green": 0, "amber": 0, "red": 0, "none": 0}
     for e in visible:
         counts[e["status"] or "none"] += 1
+    def mine(station: Mapping[str, Any]) -> bool:
+        # another county's stations (names, positions) are not the caller's to see
+        return counties is None or station.get("county_id") in counties
+
     station_out = [{**s, "affects": [a for a in s["affects"] if a["enterprise_id"] in ids]}
-                   for s in result["station_out"]]
-    return {**result, "enterprises": visible, "station_out": station_out, "counts": counts}
+                   for s in result["station_out"] if mine(s)]
+    stations = [s for s in result["stations"] if mine(s)]
+    return {**result, "enterprises": visible, "stations": stations, "station_out": station_out,
+            "counts": counts}

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from sqlalchemy import select
 
-from command.models import Closure, Role, Station
+from command.models import Closure, Incident, Role, Station
 from dispatch.closures import edges_for_closure
 from dispatch.coverage import ISOCHRONE_MINUTES, station_isochrones
 from dispatch.coverage import Station as CoverStation
@@ -44,8 +44,10 @@ def _cache() -> CoverageCache:
 
 
 def _closures(session: Any) -> tuple[tuple[int, ...], frozenset[Any]]:
-    rows = list(session.scalars(select(Closure).where(Closure.removed_at.is_(None))
-                                .order_by(Closure.id)))
+    # a drill's road closure binds only its exercise: the county's real cover ignores it
+    rows = [c for c, exercise in session.execute(
+        select(Closure, Incident.exercise).outerjoin(Incident, Closure.incident_id == Incident.id)
+        .where(Closure.removed_at.is_(None)).order_by(Closure.id)).all() if not exercise]
     graph = hub().graph
     edges: set[Any] = set()
     for c in rows:
