@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from command.auth import Actor
 from command.drill_models import Drill, DrillImprovement, DrillInject, DrillStatus, InjectType
-from command.errors import Conflict, Forbidden, InvalidInput, NotFound
+from command.errors import CommandError, Conflict, Forbidden, InvalidInput, NotFound
 from command.events import PublishedEvent, incident_events
 from command.models import (
     Closure,
@@ -29,6 +29,7 @@ from command.models import (
     Role,
     Station,
     Unit,
+    UnitStatus,
     User,
 )
 from command.scoring import aggregate, compare, score_incident
@@ -536,7 +537,8 @@ class DrillService:
         """Fire an inject by hand from the console."""
         with self.service.reading() as s:
             drill = self._drill(s, actor, drill_id)
-            if drill.status not in (DrillStatus.RUNNING, DrillStatus.PAUSED):
+            if drill.status is not DrillStatus.RUNNING:
+                # paused means no injects at all, by schedule or by hand
                 raise Conflict(f"drill is {drill.status.value}", "drill_id")
             if not any(i.index == index for i in drill.injects):
                 raise NotFound(f"inject {index} not found", "index")
@@ -548,9 +550,13 @@ class DrillService:
         """Claim one inject and apply it; False if it was applied already."""
         now = self.service.clock()
         with self.service.sessions() as s, s.begin():
+            # claimed only while the drill runs: a pause or an end that landed since the
+            # list of due injects was read stops it here
+            running = select(Drill.id).where(Drill.id == drill_id,
+                                             Drill.status == DrillStatus.RUNNING).exists()
             result = s.execute(update(DrillInject).where(
                 DrillInject.drill_id == drill_id, DrillInject.index == index,
-                DrillInject.applied_at.is_(None)).values(applied_at=now, applied_by=by)
+                DrillInject.applied_at.is_(None), running).values(applied_at=now, applied_by=by)
                 .execution_options(synchronize_session=False))
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return False
@@ -630,6 +636,9 @@ class DrillService:
         with self.service.transaction() as tx:
             incident = tx.session.get(Incident, incident_id)
             assert incident is not None
+            if incident.status is not IncidentStatus.ACTIVE:
+                # ended meanwhile: its closures were lifted already, none may come after
+                return _outcome("drill.incident_closed")
             closure = Closure(geometry=geometry, created_at=tx.now, incident_id=incident_id,
                               county_id=incident.county_id,
                               reason=str(data.get("reason") or f"drill {drill_id} inject {index}"))
@@ -751,7 +760,35 @@ class DrillService:
                                  paused_at=None, result=result):
             return False
         self._lift_closures(incident_id, by)
+        self._repair_breakdowns(drill_id, by)
         return True
+
+    def _repair_breakdowns(self, drill_id: int, by: str) -> None:
+        """Units a breakdown inject took out of service come back when the drill ends: the
+        breakdown was pretend, the unit is real. One set out of service since (a real
+        fault) stays as it is."""
+        with self.service.reading() as s:
+            drill = s.get(Drill, drill_id)
+            if drill is None:
+                return
+            broken = [(int(i.data["unit_id"]), i.applied_at) for i in drill.injects
+                      if i.type is InjectType.UNIT_BREAKDOWN and i.applied_at is not None
+                      and isinstance(i.data.get("unit_id"), int)]
+            region_id = drill.region_id
+            units = {u.id: u for u in s.scalars(select(Unit).where(
+                Unit.id.in_([u for u, _ in broken])))}
+            due = [uid for uid, at in broken if (u := units.get(uid)) is not None
+                   and u.status is UnitStatus.OUT_OF_SERVICE and u.incident_id is None
+                   and at is not None and u.status_since <= at + dt.timedelta(seconds=5)]
+        system = Actor(user_id=0, username=by or f"drill-{drill_id}", role=Role.ADMIN,
+                       unit_id=None, region_id=region_id)
+        for unit_id in due:
+            try:
+                self.service.set_unit_status(system, "available", unit_id=unit_id,
+                                             only_on_incident=0)
+            except CommandError:
+                log.warning("drill %s: unit %s could not be put back in service",
+                            drill_id, unit_id)
 
     def on_events(self, events: Sequence[PublishedEvent]) -> None:
         """Service listener: a drill ends when anyone closes its incident."""

@@ -15,7 +15,7 @@ from command.drill_models import Drill, DrillStatus, InjectType
 from command.drills import DrillService, DrillSpec, InjectSpec, Variations
 from command.errors import Conflict, Forbidden, InvalidInput
 from command.events import incident_events
-from command.models import Incident, IncidentKind, Role, Unit, User
+from command.models import Closure, Incident, IncidentKind, Role, Unit, User
 from command.service import IncidentChange, IncidentReport
 from tests.clock import Clock
 from web import create_app
@@ -540,3 +540,44 @@ def test_drill_seed_makes_the_secret_moment_repeatable(db_url: str, clock: Clock
         finally:
             app.extensions["redline"].engine.dispose()
     assert moments[0] == moments[1]
+
+
+def test_a_pretend_breakdown_ends_with_the_drill(make_app: Any, clock: Clock) -> None:
+    app = make_app()
+    trainer = actor(app, "trainer")
+    drill_id = drills_of(app).create(trainer, spec(clock, injects=[
+        InjectSpec(30, InjectType.UNIT_BREAKDOWN, {"unit_id": unit_ids(app)[0]})]))["id"]
+    d = spring(app, clock, drill_id)
+    victim = incident(app, d.incident_id).assignments[0].unit_id  # type: ignore[arg-type]
+    with app.extensions["redline"].sessions() as s, s.begin():
+        row = s.get(Drill, drill_id)
+        assert row is not None
+        row.injects[0].data = {"unit_id": victim}
+    drills_of(app).fire_inject(trainer, drill_id, 0)
+    drills_of(app).end(trainer, drill_id)
+    with app.extensions["redline"].sessions() as s:
+        unit = s.get(Unit, victim)
+        assert unit is not None and unit.status.value == "available"
+
+
+def test_no_inject_while_paused_nor_a_road_blocked_after_the_end(make_app: Any, clock: Clock
+                                                                 ) -> None:
+    app = make_app()
+    trainer = actor(app, "trainer")
+    drill_id = drills_of(app).create(trainer, spec(clock, injects=[
+        InjectSpec(600, InjectType.CASUALTIES, {"count": 5})]))["id"]
+    d = spring(app, clock, drill_id)
+    drills_of(app).pause(trainer, drill_id)
+    with pytest.raises(Conflict):
+        drills_of(app).fire_inject(trainer, drill_id, 0)
+    assert not drills_of(app)._apply(drill_id, 0, "schedule")  # a tick that read it before
+    assert drill_row(app, drill_id).injects[0].applied_at is None
+    drills_of(app).end(trainer, drill_id)
+    # a road-blocked inject still in flight when the drill ended leaves no closure behind
+    inc = incident(app, d.incident_id)  # type: ignore[arg-type]
+    out = drills_of(app)._block_road(drill_id, inc.id, 0, {"geometry": box(inc.lon, inc.lat)},
+                                     "schedule")
+    assert out.parts[0]["code"] == "drill.incident_closed"
+    with app.extensions["redline"].sessions() as s:
+        assert s.scalars(select(Closure).where(Closure.incident_id == inc.id,
+                                               Closure.removed_at.is_(None))).all() == []

@@ -111,7 +111,7 @@
       i.applied_at
         ? el("span", { class: "ok", text: t("applied") + " " + when(i.applied_at) + (i.outcome ? " · " + window.TrainerI18n.reason(i.outcome_parts, i.outcome) : "") })
         : el("span", {}, el("span", { class: "muted", text: t("pending") + (i.due_at ? " " + when(i.due_at) : "") + " " }),
-            d.status === "running"
+            d.status === "running" && !d.paused
               ? el("button", { type: "button", text: t("fire"), onclick: () => act(d, "injects/" + i.index + "/fire") })
               : null))));
   }
