@@ -448,6 +448,12 @@
       const items = (Array.isArray(data) ? data : (data && data.closures) || [])
         .filter((c) => c.geometry && !c.removed_at);
       S.closures = items;
+      // a drill's closure binds only its exercise: never shown as if the road were shut
+      const closureLabel = (c) => {
+        const inc = c.incident_id ? S.incidents.get(c.incident_id) : null;
+        return (inc && inc.exercise ? t("exercise.tag") + " · " : "") + t("map.closure") +
+          (c.reason ? ": " + c.reason : "");
+      };
       const g = S.layers.closures;
       if (g) {
         g.clearLayers();
@@ -457,7 +463,7 @@
             pointToLayer: (_f, ll) => L.marker(ll, { icon: L.divIcon({
               className: "closure-marker", html: "<span>⛔</span>", iconSize: [24, 24],
               iconAnchor: [12, 12] }) }),
-          }).bindTooltip(t("map.closure") + (c.reason ? ": " + c.reason : "")).addTo(g);
+          }).bindTooltip(closureLabel(c)).addTo(g);
         }
       }
       if (S.selectedId) S.invalidate("panel");
