@@ -498,12 +498,17 @@ class SensorTracker:
         # a rise reports the threshold it crossed, a fall the one it fell below
         return [LevelChange(old, level, value, ts, th.of(max(level, old)), above_since)]
 
-    def check_silent(self, now: dt.datetime) -> FaultChange | None:
-        """Flag a sensor that reported before and has been quiet past its heartbeat."""
+    def overdue(self, now: dt.datetime) -> float | None:
+        """Seconds quiet, if it reported before, is past its heartbeat and not yet flagged."""
         if self.last_seen is None or "silent" in self.faults:
             return None
         quiet = (now - self.last_seen).total_seconds()
-        if quiet <= self.spec.thresholds.heartbeat_s:
+        return quiet if quiet > self.spec.thresholds.heartbeat_s else None
+
+    def check_silent(self, now: dt.datetime) -> FaultChange | None:
+        """Flag a sensor that reported before and has been quiet past its heartbeat."""
+        quiet = self.overdue(now)
+        if quiet is None or self.last_seen is None:
             return None
         self.faults.add("silent")
         return FaultChange("silent", True, {"last_seen": self.last_seen.isoformat(),
@@ -640,6 +645,7 @@ class SensorEngine:
         # silent faults open in the database, perhaps raised by another hub process that gets
         # none of this sensor's HTTP batches: the next reading here clears them
         self._silent_open: set[tuple[int, str]] = set()
+        self._silent_read_at = float("-inf")
         self._last_flush = time.monotonic()
         self._last_unknown_refresh = 0.0
         self._unreported: set[int] = set()
@@ -831,20 +837,23 @@ class SensorEngine:
         """Heartbeats, silences running out, last values to the database, config refresh."""
         with self._lock:
             now = self.service.clock()
-            quiet = [t for t in self.trackers.values() if t.check_silent(now) is not None]
+            quiet = [t for t in self.trackers.values() if t.overdue(now) is not None]
             if quiet:
                 # another hub process may be the one receiving this sensor: trust the
                 # database's last sighting before calling it silent
                 seen = self._last_seen_in_db([t.spec for t in quiet])
                 for t in quiet:
                     at = seen.get((t.spec.enterprise_id, t.spec.sensor_id))
-                    t.faults.discard("silent")
                     if at is not None and (t.last_seen is None or at > t.last_seen):
                         t.last_seen = at
                     change = t.check_silent(now)
                     if change is not None:
                         self._apply(t, change)
-            self._silent_open = self._open_silent_faults()
+            # other processes' silent flags change rarely: read them at the pace the
+            # status is written, not on every tick
+            if time.monotonic() - self._silent_read_at >= self.status_flush_s:
+                self._silent_open = self._open_silent_faults()
+                self._silent_read_at = time.monotonic()
             self._expire_silences(now)
             for episode_id in sorted(self._unreported):
                 self._unreported.discard(episode_id)
