@@ -1388,7 +1388,8 @@ class CommandService:
                 raise InvalidInput(f"unit {unit.callsign} is not available", "unit_id")
             # filling a shortfall, the unit inherits its plan deadline, counted from the report
             # (the requirement was due then); any other added unit has none
-            gap = next((u for u in incident.unmet or [] if u.get("capability") == cap
+            unmet = [dict(u) for u in incident.unmet or []]
+            gap = next((u for u in unmet if u.get("capability") == cap
                         and int(u.get("missing") or 0) > 0), None)
             deadline = None
             if gap is not None and gap.get("deadline_s") is not None:
@@ -1401,16 +1402,13 @@ class CommandService:
                 # nothing changes: the whole transaction rolls back
                 raise Conflict(f"no open road leads from {unit.callsign} to the incident",
                                "unit_id")
-            # the added unit covers one missing force of its capability, if one was missing
-            unmet = [dict(u) for u in incident.unmet or []]
-            for u in unmet:
-                if u.get("capability") == cap and int(u.get("missing") or 0) > 0:
-                    u["missing"] = int(u["missing"]) - 1
-                    break
-            unmet = [u for u in unmet if u.get("capability") == "route" or u.get("missing")]
-            if unmet != (incident.unmet or []):
-                incident.unmet = unmet
-                tx.record("incident.unmet", {"unmet": unmet}, incident=incident, actor=actor)
+            if gap is not None:
+                # the added unit covers one missing force of its capability
+                gap["missing"] = int(gap["missing"]) - 1
+                incident.unmet = [u for u in unmet
+                                  if u.get("capability") == "route" or u.get("missing")]
+                tx.record("incident.unmet", {"unmet": incident.unmet}, incident=incident,
+                          actor=actor)
             return self._view(tx, incident)
 
     def _release_unit(self, actor: Actor, incident_id: int, unit_id: int) -> dict[str, Any]:
