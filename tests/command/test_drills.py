@@ -336,12 +336,11 @@ def test_a_road_blocked_inject_must_cover_a_road(make_app: Any, clock: Clock) ->
     assert err.value.field == "injects.0.data.geometry"
 
 
-def test_unit_breakdown_takes_a_drill_unit_out_of_service(make_app: Any, clock: Clock) -> None:
-    app = make_app()
+def break_down_a_drill_unit(app: Any, clock: Clock) -> tuple[Actor, Drill, int]:
+    """A sprung drill whose breakdown inject, fired by hand, hit one of its own units."""
     trainer = actor(app, "trainer")
-    pool = unit_ids(app)
     drill_id = drills_of(app).create(trainer, spec(clock, injects=[
-        InjectSpec(30, InjectType.UNIT_BREAKDOWN, {"unit_id": pool[0]})]))["id"]
+        InjectSpec(30, InjectType.UNIT_BREAKDOWN, {"unit_id": unit_ids(app)[0]})]))["id"]
     d = spring(app, clock, drill_id)
     victim = incident(app, d.incident_id).assignments[0].unit_id  # type: ignore[arg-type]
     # point the inject at a unit that surely answered the drill
@@ -350,6 +349,13 @@ def test_unit_breakdown_takes_a_drill_unit_out_of_service(make_app: Any, clock: 
         assert row is not None
         row.injects[0].data = {"unit_id": victim}
     drills_of(app).fire_inject(trainer, drill_id, 0)
+    return trainer, d, victim
+
+
+def test_unit_breakdown_takes_a_drill_unit_out_of_service(make_app: Any, clock: Clock) -> None:
+    app = make_app()
+    trainer, d, victim = break_down_a_drill_unit(app, clock)
+    drill_id = d.id
     with app.extensions["redline"].sessions() as s:
         assert s.get(Unit, victim).status.value == "out_of_service"  # type: ignore[union-attr]
     released = [e for e in events(app, d.incident_id)  # type: ignore[arg-type]
@@ -544,17 +550,8 @@ def test_drill_seed_makes_the_secret_moment_repeatable(db_url: str, clock: Clock
 
 def test_a_pretend_breakdown_ends_with_the_drill(make_app: Any, clock: Clock) -> None:
     app = make_app()
-    trainer = actor(app, "trainer")
-    drill_id = drills_of(app).create(trainer, spec(clock, injects=[
-        InjectSpec(30, InjectType.UNIT_BREAKDOWN, {"unit_id": unit_ids(app)[0]})]))["id"]
-    d = spring(app, clock, drill_id)
-    victim = incident(app, d.incident_id).assignments[0].unit_id  # type: ignore[arg-type]
-    with app.extensions["redline"].sessions() as s, s.begin():
-        row = s.get(Drill, drill_id)
-        assert row is not None
-        row.injects[0].data = {"unit_id": victim}
-    drills_of(app).fire_inject(trainer, drill_id, 0)
-    drills_of(app).end(trainer, drill_id)
+    trainer, d, victim = break_down_a_drill_unit(app, clock)
+    drills_of(app).end(trainer, d.id)
     with app.extensions["redline"].sessions() as s:
         unit = s.get(Unit, victim)
         assert unit is not None and unit.status.value == "available"

@@ -20,6 +20,18 @@ def _report(client: Any, headers: dict[str, str], **extra: Any) -> dict[str, Any
     return resp.get_json()
 
 
+def _release_a_unit(client: Any, headers: dict[str, str], sio: Any
+                    ) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """A report, its first unit's tablet connected, and that unit released by the officer."""
+    incident = _report(client, headers)
+    a = incident["assignments"][0]
+    tablet = sio(a["callsign"])
+    released = client.delete(f"/api/v1/incidents/{incident['id']}/assignments/{a['unit_id']}",
+                             headers=headers)
+    assert released.status_code == 200, released.get_json()
+    return incident, a, tablet
+
+
 def _units(client: Any, headers: dict[str, str]) -> dict[int, dict[str, Any]]:
     return {u["id"]: u for u in client.get("/api/v1/units", headers=headers).get_json()}
 
@@ -47,13 +59,8 @@ def test_board_snapshot_carries_the_seq_it_reflects(client: Any, login: Any) -> 
 def test_a_status_queued_for_one_incident_never_lands_on_another(
         client: Any, login: Any, sio: Any) -> None:
     duty = login("duty")
-    first = _report(client, duty["headers"])
-    a = first["assignments"][0]
-    tablet = sio(a["callsign"])
     # the officer releases the unit and sends it to a second incident while its tablet is off
-    released = client.delete(f"/api/v1/incidents/{first['id']}/assignments/{a['unit_id']}",
-                             headers=duty["headers"])
-    assert released.status_code == 200, released.get_json()
+    first, a, tablet = _release_a_unit(client, duty["headers"], sio)
     second = _report(client, duty["headers"], kind="explosion")
     if a["unit_id"] not in {x["unit_id"] for x in second["assignments"]}:
         added = client.post(f"/api/v1/incidents/{second['id']}/assignments",
@@ -91,12 +98,8 @@ def test_a_status_queued_for_one_incident_never_lands_on_another(
 def test_an_ack_for_a_released_assignment_never_acknowledges_a_new_one(
         client: Any, login: Any, sio: Any) -> None:
     duty = login("duty")
-    incident = _report(client, duty["headers"])
-    a = incident["assignments"][0]
-    tablet = sio(a["callsign"])
+    incident, a, tablet = _release_a_unit(client, duty["headers"], sio)
     old_id = a["id"]
-    client.delete(f"/api/v1/incidents/{incident['id']}/assignments/{a['unit_id']}",
-                  headers=duty["headers"])
     readded = client.post(f"/api/v1/incidents/{incident['id']}/assignments",
                           headers=duty["headers"], json={"unit_id": a["unit_id"]})
     assert readded.status_code == 201, readded.get_json()
