@@ -382,12 +382,8 @@
     renderClosures() {
       const list = document.getElementById("closure-list");
       const items = this.S.closures || [];
-      const drill = (c) => {
-        const inc = c.incident_id ? this.S.incidents.get(c.incident_id) : null;
-        return Boolean(inc && inc.exercise);
-      };
       list.replaceChildren(...items.map((c) => el("li", {},
-        drill(c) ? el("span", { class: "tag exercise-tag" }, t("exercise.tag") + " ") : null,
+        this.S.closureIsDrill(c) ? el("span", { class: "tag exercise-tag" }, t("exercise.tag") + " ") : null,
         el("span", {}, "#" + c.id + " " + (c.reason || t("map.closure")) + " · " +
           RL.clock(RL.parseTime(c.created_at), false)),
         el("button", { type: "button", class: "btn small link",

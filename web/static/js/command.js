@@ -448,12 +448,8 @@
       const items = (Array.isArray(data) ? data : (data && data.closures) || [])
         .filter((c) => c.geometry && !c.removed_at);
       S.closures = items;
-      // a drill's closure binds only its exercise: never shown as if the road were shut
-      const closureLabel = (c) => {
-        const inc = c.incident_id ? S.incidents.get(c.incident_id) : null;
-        return (inc && inc.exercise ? t("exercise.tag") + " · " : "") + t("map.closure") +
-          (c.reason ? ": " + c.reason : "");
-      };
+      const closureLabel = (c) => (S.closureIsDrill(c) ? t("exercise.tag") + " · " : "") +
+        t("map.closure") + (c.reason ? ": " + c.reason : "");
       const g = S.layers.closures;
       if (g) {
         g.clearLayers();
@@ -472,6 +468,11 @@
     }
   }
   S.loadClosures = loadClosures;
+  // a drill's closure binds only its exercise: never shown as if the road were shut
+  S.closureIsDrill = function (c) {
+    const inc = c.incident_id ? S.incidents.get(c.incident_id) : null;
+    return Boolean(inc && inc.exercise);
+  };
 
   // ---- events -----------------------------------------------------------------------------
 
