@@ -72,6 +72,10 @@ class Drill(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     # the after-action figures, frozen when the drill ends
     result: Mapped[dict[str, Any] | None]
+    # AQ/T 9007 programme: type, scope, objectives, participants, evaluators, safety plan,
+    # scenario script (MSEL); None until the trainer writes it
+    programme: Mapped[dict[str, Any] | None]
+    phase: Mapped[str] = mapped_column(String(20), default="plan")
 
     injects: Mapped[list[DrillInject]] = relationship(
         back_populates="drill", order_by="DrillInject.index", cascade="all, delete-orphan"
@@ -116,5 +120,70 @@ class DrillImprovement(Base):
     due: Mapped[dt.date | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100), default="")
+    # open → in_progress → closed; a closed item keeps who closed it and when
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    closed_at: Mapped[dt.datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(100))
+    # the item asks for the enterprise's plan to be revised (a revision trigger)
+    plan_revision: Mapped[bool] = mapped_column(default=False)
 
     drill: Mapped[Drill] = relationship(back_populates="improvements")
+
+
+class DrillObservation(Base):
+    """An evaluator's observation per AQ/T 9009, written on a tablet during the drill.
+
+    client_id comes from the evaluator's device, so a form saved offline and sent again
+    after reconnecting is stored once.
+    """
+
+    __tablename__ = "drill_observations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    drill_id: Mapped[int] = mapped_column(ForeignKey("drills.id"), index=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    area: Mapped[str] = mapped_column(String(40))
+    rating: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+    # when the evaluator saw it (the device's clock), and when the hub stored it
+    observed_at: Mapped[dt.datetime]
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    evaluator: Mapped[str] = mapped_column(String(100))
+    # the last event of the drill's incident when it was stored: places it in the log
+    after_seq: Mapped[int | None]
+
+
+class EnterpriseDrill(Base):
+    """A drill an enterprise held and reported to the county (the hub may not have run it)."""
+
+    __tablename__ = "enterprise_drills"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    county_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+    held_on: Mapped[dt.date] = mapped_column(index=True)
+    drill_type: Mapped[str] = mapped_column(String(20))
+    scope: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))
+    participants: Mapped[int] = mapped_column(default=0)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    # the hub drill it records, when the hub ran it
+    drill_id: Mapped[int | None] = mapped_column(ForeignKey("drills.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(String(100))
+
+
+class PlanRevisionFlag(Base):
+    """A reason to revise an enterprise's plan (a drill finding, an incident, a change)."""
+
+    __tablename__ = "plan_revision_flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    county_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+    trigger: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+    improvement_id: Mapped[int | None] = mapped_column(ForeignKey("drill_improvements.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+    cleared_at: Mapped[dt.datetime | None]

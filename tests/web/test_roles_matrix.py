@@ -32,6 +32,8 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "/static/<path:filename>"): PUBLIC,
     ("GET", "/trainer"): PUBLIC,
     ("GET", "/trainer/drills/<int:drill_id>/report"): PUBLIC,
+    ("GET", "/trainer/drills/<int:drill_id>/evaluate"): PUBLIC,
+    ("GET", "/trainer/drills/<int:drill_id>/evaluation"): PUBLIC,
     # the spine
     ("GET", "/api/v1/health"): PUBLIC,
     ("GET", "/api/v1/openapi.json"): PUBLIC,
@@ -72,6 +74,19 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/drills/<int:drill_id>/improvements"): MANAGERS,
     ("GET", "/api/v1/drills/<int:drill_id>/playback"): MANAGERS,
     ("GET", "/api/v1/incidents/<int:incident_id>/playback"): VIEWERS,
+    # drill programme and evaluation (AQ/T 9007 / 9009)
+    ("PUT", "/api/v1/drills/<int:drill_id>/programme"): MANAGERS,
+    ("GET", "/api/v1/drills/<int:drill_id>/programme"): MANAGERS,
+    ("POST", "/api/v1/drills/<int:drill_id>/phase"): MANAGERS,
+    ("POST", "/api/v1/drills/<int:drill_id>/observations"): MANAGERS,
+    ("GET", "/api/v1/drills/<int:drill_id>/observations"): MANAGERS,
+    ("PATCH", "/api/v1/drills/<int:drill_id>/improvements/<int:item_id>"): MANAGERS,
+    ("GET", "/api/v1/drills/<int:drill_id>/evaluation"): MANAGERS,
+    ("GET", "/api/v1/drills/<int:drill_id>/evaluation.csv"): MANAGERS,
+    ("POST", "/api/v1/enterprise-drills"): OFFICERS,
+    ("GET", "/api/v1/enterprise-drills"): VIEWERS,
+    ("GET", "/api/v1/drill-obligations"): VIEWERS,
+    ("GET", "/api/v1/plan-revision-flags"): VIEWERS,
     # officers see real-incident statistics, trainers drill statistics (the view decides)
     ("GET", "/api/v1/statistics"): VIEWERS,
     # sensors
