@@ -125,6 +125,8 @@
     if (d.status === "scheduled" || live) buttons.push(el("button", { type: "button", class: "danger", text: t("end"), onclick: () => act(d, "end") }));
     if (d.incident_id) {
       buttons.push(el("a", { href: "/trainer/drills/" + d.id + "/report", text: t("report") }));
+      buttons.push(el("a", { href: "/trainer/drills/" + d.id + "/evaluate", text: t("evaluate") }));
+      buttons.push(el("a", { href: "/trainer/drills/" + d.id + "/evaluation", text: t("evaluation") }));
       buttons.push(el("button", { type: "button", text: t("replay"), onclick: () => window.TrainerReplay.load(d.incident_id) }));
     }
     const sprung = d.sprung ? " · " + (d.sprung.enterprise_name || "") + " · " + (d.sprung.scenario_name || d.sprung.scenario_id || "") : "";
