@@ -36,7 +36,7 @@ def metadata() -> MetaData:
     import plans.models  # noqa: F401
     from command.db import Base
 
-    for optional in ("command.drill_models", "command.sensor_models"):
+    for optional in ("command.drill_models", "command.sensor_models", "plans.resource_models"):
         # models still being written may not exist yet on every branch
         with contextlib.suppress(ImportError):
             __import__(optional)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from command.db import utcnow
 from plans.enterprises import EnterpriseLoad, format_of, load_enterprises
 from plans.models import Enterprise, Plan, PlanStatus, PlanVersion
+from plans.resources import RESOURCE_FILE_STEM, ResourceLoad, load_resources
 from plans.schema import PlanDocument
 from plans.validation import (
     ROOT,
@@ -247,6 +248,7 @@ class ImportReport:
     """What import_directory did, file by file."""
 
     enterprises: EnterpriseLoad | None = None
+    resources: ResourceLoad | None = None
     imported: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: dict[str, list[Problem]] = field(default_factory=dict)
@@ -265,7 +267,7 @@ def plan_files(directory: Path) -> list[Path]:
     """Plan files under a directory (recursively), enterprise registries excluded."""
     return sorted(p for p in directory.rglob("*")
                   if p.is_file() and p.suffix.lower() in PLAN_SUFFIXES
-                  and p.stem != ENTERPRISE_FILE_STEM)
+                  and p.stem not in (ENTERPRISE_FILE_STEM, RESOURCE_FILE_STEM))
 
 
 def import_plan_text(session: Session, text: str, fmt: Format, *, author: str,
@@ -325,6 +327,15 @@ def import_directory(session: Session, directory: Path | str, *, author: str = "
                 report.enterprises = load_enterprises(session, registry, map_bbox=map_bbox)
         except PlanValidationError as exc:
             report.failed[str(registry)] = exc.problems
+    for survey in sorted(p for p in directory.rglob("*")
+                         if p.is_file() and p.stem == RESOURCE_FILE_STEM
+                         and p.suffix.lower() in PLAN_SUFFIXES):
+        try:
+            with session.begin_nested():
+                report.resources = load_resources(session, survey.read_text(encoding="utf-8"),
+                                                  format_of(survey), map_bbox=map_bbox)
+        except PlanValidationError as exc:
+            report.failed[str(survey)] = exc.problems
     for path in plan_files(directory):
         name = str(path)
         try:

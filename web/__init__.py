@@ -28,7 +28,7 @@ MAP_ATTRIBUTION = (
 
 FEATURE_MODULES: list[str] = [
     name for name in ("plans_api", "coverage_api", "drills_api", "drill_programme_api",
-                      "sensors_api", "admin_api")
+                      "resources_api", "sensors_api", "admin_api")
     if (Path(__file__).parent / f"{name}.py").exists()
 ]
 

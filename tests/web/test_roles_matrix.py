@@ -87,6 +87,10 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "/api/v1/enterprise-drills"): VIEWERS,
     ("GET", "/api/v1/drill-obligations"): VIEWERS,
     ("GET", "/api/v1/plan-revision-flags"): VIEWERS,
+    # emergency resources; trainers request them on exercise incidents only (the desk says)
+    ("GET", "/api/v1/resources"): VIEWERS,
+    ("GET", "/api/v1/incidents/<int:incident_id>/resources"): VIEWERS,
+    ("POST", "/api/v1/incidents/<int:incident_id>/resource-requests"): VIEWERS,
     # officers see real-incident statistics, trainers drill statistics (the view decides)
     ("GET", "/api/v1/statistics"): VIEWERS,
     # sensors
