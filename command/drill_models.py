@@ -171,19 +171,3 @@ class EnterpriseDrill(Base):
     drill_id: Mapped[int | None] = mapped_column(ForeignKey("drills.id"))
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     recorded_by: Mapped[str] = mapped_column(String(100))
-
-
-class PlanRevisionFlag(Base):
-    """A reason to revise an enterprise's plan (a drill finding, an incident, a change)."""
-
-    __tablename__ = "plan_revision_flags"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
-    county_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
-    trigger: Mapped[str] = mapped_column(String(40))
-    reason: Mapped[str] = mapped_column(Text)
-    improvement_id: Mapped[int | None] = mapped_column(ForeignKey("drill_improvements.id"))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    created_by: Mapped[str] = mapped_column(String(100))
-    cleared_at: Mapped[dt.datetime | None]

@@ -27,13 +27,12 @@ from command.drill_models import (
     DrillObservation,
     DrillStatus,
     EnterpriseDrill,
-    PlanRevisionFlag,
 )
 from command.drills import DrillService
 from command.errors import Conflict, Forbidden, InvalidInput, NotFound
 from command.models import Event, Incident, Role
 from command.views import iso
-from plans.models import Enterprise, HazardInstallation
+from plans.models import Enterprise, HazardInstallation, PlanRevisionFlag
 
 DRILL_TYPES = ("tabletop", "functional", "full_scale")
 DRILL_SCOPES = ("single", "comprehensive")

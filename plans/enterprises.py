@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plans.hazards import Assessment, UnknownChemical, assess, load_tables
-from plans.models import Enterprise, HazardInstallation
+from plans.models import Enterprise, HazardInstallation, Plan, PlanRevisionFlag
 from plans.schema import CreditCode, Phone, StrictModel, Text, UnNumber
 from plans.validation import (
     BBox,
@@ -251,6 +251,7 @@ def load_enterprises(session: Session, path: Path | str, *, map_bbox: BBox | Non
         e.contacts = entry.contacts.model_dump(mode="json")
         e.people_within_500m = entry.people_within_500m
         existing = {h.code: h for h in e.installations}
+        before = {h.code: h.chemicals for h in existing.values()}
         keep = []
         for inst in entry.installations:
             chemicals = [c.model_dump(mode="json", exclude_none=True) for c in inst.chemicals]
@@ -265,7 +266,27 @@ def load_enterprises(session: Session, path: Path | str, *, map_bbox: BBox | Non
             report.assessments[(entry.credit_code, inst.code)] = result
         e.installations = keep
         session.flush()
+        after = {h.code: h.chemicals for h in keep}
+        if before and after != before:
+            _flag_changed_hazards(session, e, before, after)
     return report
+
+
+def _flag_changed_hazards(session: Session, e: Enterprise, before: dict[str, Any],
+                          after: dict[str, Any]) -> None:
+    """A change of the registry's installations is a revision trigger for a plan in force
+    (the Measures, Art. 36: major hazard sources changed)."""
+    plan = session.scalar(select(Plan).where(Plan.enterprise_id == e.id,
+                                             Plan.current_version.is_not(None)))
+    if plan is None:
+        return
+    changed = sorted(set(before) ^ set(after)
+                     | {c for c in set(before) & set(after) if before[c] != after[c]})
+    session.add(PlanRevisionFlag(
+        enterprise_id=e.id, county_id=e.county_id, trigger="hazards",
+        reason="major hazard installations changed in the registry: " + ", ".join(changed),
+        created_by="registry import"))
+    session.flush()
 
 
 def installation_assessment(h: HazardInstallation, people_within_500m: int) -> dict[str, Any]:

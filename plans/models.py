@@ -97,9 +97,17 @@ class PlanVersion(Base):
     source_format: Mapped[str] = mapped_column(String(10), default="yaml")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100), default="")
+    # the version in force: who signed and issued it (the enterprise's principal) and when
     approved_by: Mapped[str | None] = mapped_column(String(100))
     approved_on: Mapped[dt.date | None]
     next_review: Mapped[dt.date | None]
+    # the lifecycle of the Measures for Emergency Plan Management: the enterprise reviews
+    # (评审), its principal signs and issues, the county files (备案) and issues a record
+    review: Mapped[dict[str, Any] | None]  # {held_on, panel: [...], conclusion, notes, by}
+    filing_due: Mapped[dt.date | None]
+    filed_on: Mapped[dt.date | None]
+    filed_by: Mapped[str | None] = mapped_column(String(100))
+    filing_no: Mapped[str | None] = mapped_column(String(60))
 
     plan: Mapped[Plan] = relationship(back_populates="versions")
 
@@ -127,3 +135,22 @@ def _refuse_version_edit(_mapper: Any, _connection: Any, target: PlanVersion) ->
 def _refuse_version_delete(_mapper: Any, _connection: Any, target: PlanVersion) -> None:
     raise PlanVersionIsImmutable(f"plan version {target.id} cannot be deleted; incidents "
                                  "refer to the exact version they activated")
+
+
+class PlanRevisionFlag(Base):
+    """A reason to revise an enterprise's plan: a change in law, organisation, hazards or
+    resources, or a drill or incident finding (the Measures, Art. 36). Filing a newer
+    version clears it."""
+
+    __tablename__ = "plan_revision_flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    county_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+    trigger: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+    # the drill improvement item that raised it (no foreign key: plans never need drills)
+    improvement_id: Mapped[int | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+    cleared_at: Mapped[dt.datetime | None]

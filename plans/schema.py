@@ -195,6 +195,109 @@ class PlanScenario(StrictModel):
                                description="names or roles of the plan's contacts")
 
 
+# ---- GB/T 29639-2020: the parts of a plan beyond its operational scenarios ----------------
+# A plan may be drafted without them (its scenarios already dispatch); the county files (备案)
+# only a plan that has every required part (plans/filing.py names what is missing).
+
+Items = Annotated[list[Text], Field(min_length=1)]
+
+
+class Duty(StrictModel):
+    """A post or group of the emergency organisation and what it must do."""
+
+    role: Text
+    duties: Items
+
+
+class Organisation(StrictModel):
+    """应急组织机构及职责: the command (总指挥) and the working groups."""
+
+    commander: Text
+    deputy: Text | None = None
+    groups: Annotated[list[Duty], Field(min_length=1)]
+
+
+class InformationReporting(StrictModel):
+    """信息报告: inside the enterprise, and to the county, within a time limit."""
+
+    internal: Items
+    external: Items
+    time_limit_min: int = Field(ge=1, le=1440, strict=True)
+
+
+class Warning(StrictModel):
+    """预警: where warnings come from, how they are issued, what is done before response."""
+
+    sources: Items
+    release: Text
+    actions: Items
+
+
+class Response(StrictModel):
+    """应急响应: start (响应启动), disposal (处置), support (支援), termination (响应终止)."""
+
+    start: Items
+    disposal: Items
+    support: Items
+    termination: Items
+
+
+class EmergencySupport(StrictModel):
+    """应急保障: communications, teams, supplies and equipment, the rest."""
+
+    communications: Items
+    teams: Items
+    supplies: Items
+    other: list[Text] = Field(default_factory=list)
+
+
+class ComprehensivePlan(StrictModel):
+    """综合应急预案."""
+
+    scope: Text
+    response_grading: Items
+    organisation: Organisation
+    information_reporting: InformationReporting
+    warning: Warning
+    response: Response
+    after_action: Items
+    support: EmergencySupport
+
+
+class SpecialPlan(StrictModel):
+    """专项应急预案 for one kind of accident; scenarios name the operational scenarios."""
+
+    id: Slug
+    name: Text
+    scope: Text
+    organisation: Annotated[list[Duty], Field(min_length=1)]
+    response_start: Items
+    measures: Items
+    support: list[Text] = Field(default_factory=list)
+    scenarios: list[Slug] = Field(default_factory=list)
+
+
+class OnsitePlan(StrictModel):
+    """现场处置方案 for one post or installation."""
+
+    id: Slug
+    post: Text
+    risks: Items
+    duties: Annotated[list[Duty], Field(min_length=1)]
+    disposal: Items
+    cautions: Items
+
+
+class Annexes(StrictModel):
+    """附件."""
+
+    enterprise_summary: Text
+    risk_assessment: Items
+    resource_list: Items
+    drawings: Items
+    agreements: list[Text] = Field(default_factory=list)
+
+
 class PlanDocument(StrictModel):
     """An enterprise's emergency plan; a county default plan has no enterprise."""
 
@@ -209,6 +312,10 @@ class PlanDocument(StrictModel):
     pocket_cards: list[PocketCard] = Field(default_factory=list)
     contacts: list[Contact] = Field(default_factory=list)
     assembly_points: list[AssemblyPoint] = Field(default_factory=list)
+    comprehensive: ComprehensivePlan | None = None
+    special_plans: list[SpecialPlan] = Field(default_factory=list)
+    onsite_plans: list[OnsitePlan] = Field(default_factory=list)
+    annexes: Annexes | None = None
 
     def scenario(self, scenario_id: str) -> PlanScenario | None:
         """The scenario with this id, if any."""

@@ -367,4 +367,7 @@ def versions_summary(versions: Iterable[PlanVersion]) -> list[dict[str, Any]]:
         "approved_on": v.approved_on.isoformat() if v.approved_on else None,
         "next_review": v.next_review.isoformat() if v.next_review else None,
         "title": v.document.get("title", ""),
+        "review": v.review, "filing_due": v.filing_due.isoformat() if v.filing_due else None,
+        "filed_on": v.filed_on.isoformat() if v.filed_on else None,
+        "filing_no": v.filing_no,
     } for v in versions]

@@ -27,8 +27,8 @@ MAP_ATTRIBUTION = (
 )
 
 FEATURE_MODULES: list[str] = [
-    name for name in ("plans_api", "coverage_api", "drills_api", "drill_programme_api",
-                      "resources_api", "sensors_api", "admin_api")
+    name for name in ("plans_api", "plan_filing_api", "coverage_api", "drills_api",
+                      "drill_programme_api", "resources_api", "sensors_api", "admin_api")
     if (Path(__file__).parent / f"{name}.py").exists()
 ]
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from command.drill_models import DrillObservation, PlanRevisionFlag
+from command.drill_models import DrillObservation
 from command.drill_programme import (
     DrillProgramme,
     EnterpriseDrillReport,
@@ -22,7 +22,7 @@ from command.drill_programme import (
 from command.errors import Conflict, Forbidden, InvalidInput, NotFound
 from command.events import incident_events
 from command.models import Event, Region, RegionLevel
-from plans.models import Enterprise, HazardInstallation
+from plans.models import Enterprise, HazardInstallation, PlanRevisionFlag
 from tests.clock import Clock
 from tests.command.test_drills import actor, drills_of, spec, spring, unit_ids
 from web import create_app

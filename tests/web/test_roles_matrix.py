@@ -87,6 +87,14 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "/api/v1/enterprise-drills"): VIEWERS,
     ("GET", "/api/v1/drill-obligations"): VIEWERS,
     ("GET", "/api/v1/plan-revision-flags"): VIEWERS,
+    # the plan lifecycle: the county's staff record review and issue, and file
+    ("POST", "/api/v1/plans/<int:plan_id>/versions/<int:version>/review"): OFFICERS,
+    ("POST", "/api/v1/plans/<int:plan_id>/versions/<int:version>/issue"): OFFICERS,
+    ("POST", "/api/v1/plans/<int:plan_id>/versions/<int:version>/file"): OFFICERS,
+    ("GET", "/api/v1/plans/<int:plan_id>/versions/<int:version>/filing-record"): VIEWERS,
+    ("POST", "/api/v1/plans/<int:plan_id>/revision-flags"): OFFICERS,
+    ("GET", "/api/v1/plans/filing-status"): OFFICERS,
+    ("GET", "/plans/<int:plan_id>/versions/<int:version>/filing-record"): PUBLIC,
     # emergency resources; trainers request them on exercise incidents only (the desk says)
     ("GET", "/api/v1/resources"): VIEWERS,
     ("GET", "/api/v1/incidents/<int:incident_id>/resources"): VIEWERS,

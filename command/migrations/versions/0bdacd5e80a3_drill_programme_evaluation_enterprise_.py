@@ -100,10 +100,6 @@ def upgrade() -> None:
             ["enterprise_id"],
             ["enterprises.id"],
         ),
-        sa.ForeignKeyConstraint(
-            ["improvement_id"],
-            ["drill_improvements.id"],
-        ),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("plan_revision_flags", schema=None) as batch_op:

@@ -193,6 +193,63 @@
           k.details ? el("div", { class: "hint" }, k.details) : null)))] : null);
   }
 
+  // GB/T 29639-2020 parts; a plan without them reads as its scenarios only, marked incomplete
+  const items = (xs) => el("ul", null, (xs || []).map((x) => el("li", null, x)));
+  const duties = (ds) => el("ul", null, (ds || []).map((d) =>
+    el("li", null, el("strong", null, d.role), "：", d.duties.join("；"))));
+
+  function comprehensiveSection(doc) {
+    const c = doc.comprehensive;
+    if (!c) {
+      return doc.enterprise ? el("section", { class: "pl-incomplete", role: "note" },
+        "⚠ " + t("plans.gbt.incomplete")) : null;
+    }
+    const r = c.response, s = c.support, o = c.organisation;
+    return el("section", { class: "pl-gbt" }, el("h2", null, t("plans.gbt.comprehensive")),
+      dl([[t("plans.gbt.scope"), c.scope]]),
+      el("h3", null, t("plans.gbt.grading")), items(c.response_grading),
+      el("h3", null, t("plans.gbt.organisation")),
+      dl([[t("plans.gbt.commander"), o.commander], [t("plans.gbt.deputy"), o.deputy]]),
+      duties(o.groups),
+      el("h3", null, t("plans.gbt.reporting", { min: c.information_reporting.time_limit_min })),
+      items(c.information_reporting.internal.concat(c.information_reporting.external)),
+      el("h3", null, t("plans.gbt.warning")), items(c.warning.sources.concat(
+        [c.warning.release], c.warning.actions)),
+      el("h3", null, t("plans.gbt.response_start")), items(r.start),
+      el("h3", null, t("plans.gbt.disposal")), items(r.disposal),
+      el("h3", null, t("plans.gbt.support_in")), items(r.support),
+      el("h3", null, t("plans.gbt.termination")), items(r.termination),
+      el("h3", null, t("plans.gbt.after_action")), items(c.after_action),
+      el("h3", null, t("plans.gbt.support")), items(s.communications.concat(
+        s.teams, s.supplies, s.other || [])));
+  }
+
+  function specialPlansSection(doc) {
+    if (!doc.special_plans || !doc.special_plans.length) return null;
+    return el("section", { class: "pl-gbt" }, el("h2", null, t("plans.gbt.special")),
+      doc.special_plans.map((sp) => el("div", { class: "pl-card-inline" },
+        el("h3", null, sp.name), el("p", null, sp.scope), duties(sp.organisation),
+        el("h4", null, t("plans.gbt.response_start")), items(sp.response_start),
+        el("h4", null, t("plans.gbt.measures")), items(sp.measures))));
+  }
+
+  function onsitePlansSection(doc) {
+    if (!doc.onsite_plans || !doc.onsite_plans.length) return null;
+    return el("section", { class: "pl-gbt" }, el("h2", null, t("plans.gbt.onsite")),
+      doc.onsite_plans.map((op) => el("div", { class: "pl-card-inline" },
+        el("h3", null, op.post), el("h4", null, t("plans.gbt.risks")), items(op.risks),
+        duties(op.duties), el("h4", null, t("plans.gbt.disposal")), items(op.disposal),
+        el("h4", null, t("plans.gbt.cautions")), items(op.cautions))));
+  }
+
+  function annexesSection(doc) {
+    const a = doc.annexes;
+    if (!a) return null;
+    return el("section", { class: "pl-gbt" }, el("h2", null, t("plans.gbt.annexes")),
+      dl([[t("plans.gbt.summary"), a.enterprise_summary]]),
+      items(a.risk_assessment.concat(a.resource_list, a.drawings, a.agreements || [])));
+  }
+
   function pocketCardsSection(doc) {
     if (!doc.pocket_cards || !doc.pocket_cards.length) return null;
     return el("section", null, el("h2", null, t("plans.pocket_cards")),
@@ -220,17 +277,58 @@
               "/plans/" + plan.plan_id + "/versions/" + v.version + "/export",
               "plan-" + plan.plan_id + "-v" + v.version + "." + v.source_format) },
             t("plans.export", { fmt: v.source_format.toUpperCase() })),
-            isAdmin && v.status === "draft" ? el("button", { type: "button",
-              class: "btn small primary", onclick: async () => {
-                const ok = await RL.confirm(t("plans.confirm_approve", { v: v.version }));
-                if (!ok) return;
-                try {
-                  await RL.api("POST", "/plans/" + plan.plan_id + "/versions/" + v.version +
-                    "/approve");
-                  RL.toast(t("plans.approved_toast", { v: v.version }));
-                  onChange();
-                } catch (e) { RL.toast(RL.errorText(e), "error"); }
-              } }, t("plans.approve")) : null))))));
+            ...lifecycleActions(plan, v, onChange)))))));
+  }
+
+  // the Measures' lifecycle: the enterprise reviews and its principal issues (recorded by
+  // the county's staff), the county files; the county's own default plan is approved by it
+  async function step(path, body, done) {
+    try {
+      await RL.api("POST", path, body);
+      RL.toast(done, "ok");
+      return true;
+    } catch (e) { RL.toast(RL.errorText(e), "error"); return false; }
+  }
+
+  function lifecycleActions(plan, v, onChange) {
+    const base = "/plans/" + plan.plan_id + "/versions/" + v.version;
+    const today = new Date().toISOString().slice(0, 10);
+    const out = [];
+    if (plan.county_default) {
+      if (isAdmin && v.status === "draft") out.push(el("button", { type: "button",
+        class: "btn small primary", onclick: async () => {
+          if (!(await RL.confirm(t("plans.confirm_approve", { v: v.version })))) return;
+          if (await step(base + "/approve", undefined, t("plans.approved_toast", { v: v.version })))
+            onChange();
+        } }, t("plans.approve")));
+      return out;
+    }
+    if (!mayUpload) return out;
+    if (v.status === "draft") {
+      if (!v.review || v.review.conclusion !== "passed") out.push(el("button", { type: "button",
+        class: "btn small", dataset: { action: "review" }, onclick: async () => {
+          const panel = window.prompt(t("plans.lifecycle.panel_prompt"), "");
+          if (!panel) return;
+          if (await step(base + "/review", { held_on: today, conclusion: "passed",
+            panel: panel.split(/[,，、]/).map((x) => x.trim()).filter(Boolean) },
+          t("plans.lifecycle.reviewed"))) onChange();
+        } }, t("plans.lifecycle.review")));
+      else out.push(el("button", { type: "button", class: "btn small primary",
+        dataset: { action: "issue" }, onclick: async () => {
+          const who = window.prompt(t("plans.lifecycle.principal_prompt"), "");
+          if (!who) return;
+          if (await step(base + "/issue", { principal: who, issued_on: today },
+            t("plans.lifecycle.issued"))) onChange();
+        } }, t("plans.lifecycle.issue")));
+    }
+    if (v.status === "approved" && !v.filed_on) out.push(el("button", { type: "button",
+      class: "btn small primary", dataset: { action: "file" }, onclick: async () => {
+        if (await step(base + "/file", {}, t("plans.lifecycle.filed"))) onChange();
+      } }, t("plans.lifecycle.file") + (v.filing_due
+      ? " · " + t("plans.lifecycle.due", { on: v.filing_due }) : "")));
+    if (v.filed_on) out.push(el("a", { class: "btn small", href: "/plans/" + plan.plan_id +
+      "/versions/" + v.version + "/filing-record" }, t("plans.lifecycle.record", { no: v.filing_no })));
+    return out;
   }
 
   async function planPage() {
@@ -288,9 +386,13 @@
             ? e.contacts.safety_manager.name + " " + e.contacts.safety_manager.phone : null],
           [t("plans.max_grade"), e.max_grade ? t("enterprise.grade", { n: e.max_grade }) : null],
         ])) : null,
+        comprehensiveSection(doc),
         el("section", null, el("h2", null, t("plans.scenarios")),
           doc.scenarios.map((sc, i) => scenarioSection(sc, i, covFor(sc.id)))),
+        specialPlansSection(doc),
+        onsitePlansSection(doc),
         pocketCardsSection(doc),
+        annexesSection(doc),
         doc.contacts.length ? el("section", null, el("h2", null, t("plans.contacts")),
           el("table", { class: "pl-table compact" }, el("tbody", null, doc.contacts.map((c) =>
             el("tr", null, el("td", null, c.name), el("td", null, c.role),
