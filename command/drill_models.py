@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from command.db import Base, utcnow
@@ -75,7 +75,7 @@ class Drill(Base):
     # AQ/T 9007 programme: type, scope, objectives, participants, evaluators, safety plan,
     # scenario script (MSEL); None until the trainer writes it
     programme: Mapped[dict[str, Any] | None]
-    phase: Mapped[str] = mapped_column(String(20), default="plan")
+    phase: Mapped[str] = mapped_column(String(20), default="plan", server_default="plan")
 
     injects: Mapped[list[DrillInject]] = relationship(
         back_populates="drill", order_by="DrillInject.index", cascade="all, delete-orphan"
@@ -121,11 +121,11 @@ class DrillImprovement(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100), default="")
     # open → in_progress → closed; a closed item keeps who closed it and when
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    status: Mapped[str] = mapped_column(String(20), default="open", server_default="open")
     closed_at: Mapped[dt.datetime | None]
     closed_by: Mapped[str | None] = mapped_column(String(100))
     # the item asks for the enterprise's plan to be revised (a revision trigger)
-    plan_revision: Mapped[bool] = mapped_column(default=False)
+    plan_revision: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     drill: Mapped[Drill] = relationship(back_populates="improvements")
 
