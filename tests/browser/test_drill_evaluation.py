@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.browser.conftest import Requests, screenshot
+from tests.browser.conftest import ARTIFACTS, Requests, screenshot
 from tests.browser.test_pages import DESK, api
 from tests.liveserver import LiveHub, live_hub
 
@@ -112,6 +112,10 @@ def test_observations_saved_offline_reach_the_hub_once(hub: LiveHub, browser: An
     assert "未达到" in report.inner_text("#conclusion")
     assert "东门无人警戒" in report.inner_text("#shortfalls")
     screenshot(report, "drill-evaluation-report-zh.png")
+    # it prints: the browser's own PDF of the page, print styles applied
+    pdf = report.pdf(format="A4")
+    assert pdf[:5] == b"%PDF-" and len(pdf) > 10_000
+    (ARTIFACTS / "drill-evaluation-report.pdf").write_bytes(pdf)
     report.click("#lang")
     report.wait_for_function("() => document.querySelector('#sec-basic h2').textContent"
                              ".startsWith('1. Basic')")

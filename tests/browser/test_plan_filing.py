@@ -23,6 +23,12 @@ def test_plan_page_and_filing_record(hub: LiveHub, browser: Any,
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     login(page, hub, "duty")
+    # the list says what the county must chase: no demo enterprise has a drill on record
+    page.goto(hub.url + "/plans")
+    page.wait_for_selector("#obligations:not([hidden]) #ob-drills li.overdue")
+    assert "无演练记录" in page.inner_text("#ob-drills")
+    assert "无待办事项" in page.inner_text("#ob-filing")  # every demo plan is filed
+    screenshot(page, "plans-obligations-zh.png")
     page.goto(hub.url + "/plans/1")
     page.wait_for_selector("section.pl-gbt")
     text = page.inner_text("#plan-doc")

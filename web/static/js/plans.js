@@ -85,7 +85,29 @@
 
   // ---- /plans -------------------------------------------------------------------------------
 
+  // what the county must chase: filings due, revision flags, enterprises that owe a drill
+  async function obligations() {
+    if (!mayUpload) return;
+    const [filing, drills] = await Promise.all([RL.api("GET", "/plans/filing-status"),
+      RL.api("GET", "/drill-obligations")]);
+    const none = () => el("li", { class: "hint" }, t("plans.ob.none"));
+    const fill = (id, rows) => RL.$(id).replaceChildren(...(rows.length ? rows : [none()]));
+    fill("#ob-filing", filing.awaiting_filing.map((r) => el("li",
+      { class: r.overdue ? "overdue" : "" }, el("a", { href: "/plans/" + r.enterprise_id },
+        r.enterprise_name), " · v" + r.version + " · ", r.overdue
+        ? t("plans.ob.filing_overdue", { on: r.filing_due })
+        : t("plans.ob.filing_due", { on: r.filing_due, n: r.working_days_left }))));
+    fill("#ob-flags", filing.flagged_for_revision.map((f) => el("li", null,
+      el("a", { href: "/plans/" + f.enterprise_id }, f.enterprise_name), " · ",
+      t("plans.ob.trigger." + f.trigger), " · ", f.reason)));
+    fill("#ob-drills", drills.enterprises.filter((r) => r.overdue).map((r) => el("li",
+      { class: "overdue" }, r.enterprise_name, " · ", r.never ? t("plans.ob.never_drilled")
+        : t("plans.ob.drill_overdue", { last: r.last_drill_on, n: r.days_overdue }))));
+    RL.$("#obligations").hidden = false;
+  }
+
   async function listPage() {
+    obligations().catch((e) => RL.toast(RL.errorText(e), "error"));
     const [plans, overdue, cover] = await Promise.all([
       RL.api("GET", "/plans"), RL.api("GET", "/plans/overdue"), coverageByEnterprise()]);
     const body = RL.$("#plans-table tbody");
