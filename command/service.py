@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from geopy.distance import geodesic
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from command.auth import Actor
 from command.coverage import live_coverage
@@ -64,7 +64,13 @@ from command.views import (
 )
 from dispatch.closures import InvalidClosure, edges_for_closure
 from dispatch.graph import PointOffRoad, RoadGraph, haversine_m
-from dispatch.hazard import SOURCE_TEXT, HazardZone, isolation_for
+from dispatch.hazard import (
+    SMALL_SPILL_MAX_T,
+    SOURCE_TEXT,
+    HazardZone,
+    is_night,
+    isolation_for,
+)
 from dispatch.reasons import Reason
 from dispatch.recommend import (
     DEFAULT_TURNOUT_S,
@@ -166,6 +172,8 @@ class IncidentChange:
     severity: int | None = None
     casualties: int | None = None
     description: str | None = None
+    # "plan" or "erg": which zone rules when the plan's is smaller than ERG's
+    zone: str | None = None
 
 
 @dataclass
@@ -243,6 +251,12 @@ class Tx:
         """Number and write the recorded events; called right before commit."""
         self.events = append_events(self.session, self.pending)
         self.pending = []
+
+
+def _brief_zone(zone: dict[str, Any]) -> dict[str, Any]:
+    return {k: zone.get(k) for k in ("radius_m", "protective_m", "source", "source_parts",
+                                     "basis", "guide", "over_11km", "atm", "spill",
+                                     "spill_assumed") if k in zone}
 
 
 class CommandService:
@@ -711,37 +725,72 @@ class CommandService:
         }
 
     def _isolation(self, incident: Incident, match: Match | None) -> dict[str, Any] | None:
-        """Isolation and protective distances: the plan's override, else ERG 2016."""
+        """Isolation and protective distances from ERG 2016 for the reported release; a plan
+        zone smaller than ERG is offered beside it and used only if the officer chose it."""
         override = getattr(match.scenario, "isolation", None) if match else None
         wind = incident.wind
         downwind = (wind["from_deg"] + 180.0) % 360.0 if wind else None
+        plan_zone = None
         if override is not None:
             src = Reason(SOURCE_TEXT).add("isolation.plan_scenario",
                                           scenario=match.scenario.id if match else "")
-            return {"radius_m": float(override.radius_m), "protective_m":
-                    float(override.protective_m), "downwind_deg": downwind,
-                    "source": src.text, "source_parts": src.parts}
+            plan_zone = {"radius_m": float(override.radius_m),
+                         "protective_m": float(override.protective_m), "downwind_deg": downwind,
+                         "source": src.text, "source_parts": src.parts, "basis": "plan"}
+        erg = self._erg_zone(incident, downwind)
+        if erg is None:
+            return plan_zone
+        if plan_zone is None:
+            return erg
+        smaller = (plan_zone["radius_m"] < erg["radius_m"]
+                   or plan_zone["protective_m"] < erg["protective_m"])
+        if not smaller:
+            # the plan is at least as protective: it stands, ERG beside it for reference
+            return {**plan_zone, "erg": _brief_zone(erg)}
+        choice = (incident.plan_ref or {}).get("zone_choice", "erg")
+        chosen = plan_zone if choice == "plan" else erg
+        return {**chosen, "chosen": choice, "warning": "plan_zone_smaller_than_erg",
+                "plan": _brief_zone(plan_zone), "erg": _brief_zone(erg)}
+
+    def _erg_zone(self, incident: Incident, downwind: float | None) -> dict[str, Any] | None:
         if not incident.chemical:
             return None
+        spill, assumed = incident.spill, None
+        if spill is None:
+            # an unknown size on a storage installation is taken as large, and said so
+            held = self._held_tonnes(incident)
+            spill = "large" if held is None or held > SMALL_SPILL_MAX_T else "small"
+            assumed = spill
+        wind = incident.wind
         dist = isolation_for(
             incident.chemical,
-            spill=incident.spill or "small",
-            night=self._is_night(incident.lon),
+            spill=spill,
+            night=is_night(incident.lat, incident.lon, self.clock()),
             wind_speed_ms=wind.get("speed_ms") if wind else None,
             container=None,
             fire=incident.kind in (IncidentKind.FIRE, IncidentKind.EXPLOSION),
         )
         if dist is None:
             return None
+        text, parts = dist.source, list(dist.source_parts)
+        if assumed is not None:
+            note = Reason(SOURCE_TEXT).add(f"isolation.spill_assumed.{assumed}")
+            text, parts = f"{text} · {note.text}", parts + note.parts
         return {"radius_m": float(dist.radius_m), "protective_m": float(dist.protective_m),
-                "downwind_deg": downwind, "source": dist.source,
-                "source_parts": dist.source_parts}
+                "downwind_deg": downwind, "source": text, "source_parts": parts,
+                "basis": dist.basis, "guide": dist.guide_code, "over_11km": dist.over_11km,
+                "atm": dist.atm, "spill": spill, "spill_assumed": assumed is not None}
 
-    def _is_night(self, lon: float) -> bool:
-        # local solar time from longitude: the map may be anywhere, the server's zone is not it
-        now = self.clock()
-        solar_hour = (now.hour + now.minute / 60.0 + lon / 15.0) % 24.0
-        return not 6.0 <= solar_hour < 18.0
+    def _held_tonnes(self, incident: Incident) -> float | None:
+        """The most of the chemical one installation of the enterprise holds (None: unknown)."""
+        session = object_session(incident)
+        enterprise = (session.get(Enterprise, incident.enterprise_id)
+                      if session is not None and incident.enterprise_id is not None else None)
+        if enterprise is None:
+            return None
+        amounts = [float(c.get("quantity_t") or 0) for h in enterprise.installations
+                   for c in h.chemicals if c.get("un") == incident.chemical]
+        return max(amounts) if amounts else None
 
     def _zone(self, incident: Incident) -> HazardZone | None:
         iso_ = incident.isolation
@@ -1152,9 +1201,23 @@ class CommandService:
                 incident.casualties = change.casualties
                 changed["casualties"] = change.casualties
             match = self._stored_match(tx.session, incident)
-            if "wind" in changed or "spill" in changed:
+            if change.zone is not None:
+                if change.zone not in ("plan", "erg"):
+                    raise InvalidInput("zone must be plan or erg", "zone")
+                if not (incident.isolation or {}).get("warning"):
+                    raise Conflict("the plan's zone is not smaller than ERG's: nothing to "
+                                   "choose", "zone")
+                # plan_ref is reassigned whole: JSON columns track assignment, not mutation
+                incident.plan_ref = {**(incident.plan_ref or {}), "zone_choice": change.zone}
+                changed["zone_choice"] = change.zone
+            if "wind" in changed or "spill" in changed or "zone_choice" in changed:
                 incident.isolation = self._isolation(incident, match)
                 changed["isolation"] = incident.isolation
+            if "zone_choice" in changed:
+                iso_ = incident.isolation or {}
+                tx.record("incident.zone_chosen", {
+                    "choice": change.zone, "plan": iso_.get("plan"), "erg": iso_.get("erg")},
+                    incident=incident, actor=actor)
             tx.record("incident.updated", {"changes": changed}, incident=incident, actor=actor)
             if "isolation" in changed:
                 self._reroute_all(tx, incident, actor,

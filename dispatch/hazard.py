@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import functools
 import math
 import re
@@ -12,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import shapely
+from astral import Observer
+from astral.sun import elevation
 from shapely.geometry import Point, Polygon, mapping
 from shapely.geometry.base import BaseGeometry
 
@@ -57,6 +60,16 @@ class IsolationDistances:
     guide: int = 0
     # the source as [{"code", "params"}] for the pages to translate (dispatch.reasons)
     source_parts: list[Part] = field(default_factory=list, compare=False)
+    # table1 / table3: ERG's distances for the material; guide: its orange guide page's
+    # (immediate isolation, large-spill evacuation, fire isolation) where Table 1 has no row
+    basis: str = "table1"
+    guide_code: str = ""
+    # ERG prints "more than 11 km" as 11.0+: the real distance may be larger
+    over_11km: bool = False
+    # ERG's "+": larger under some atmospheric conditions
+    atm: bool = False
+    # a guide page without a large-spill distance: "increase as necessary"
+    increase_as_necessary: bool = False
 
 
 @functools.lru_cache(maxsize=1)
@@ -75,19 +88,65 @@ def erg_table() -> dict[int, list[dict[str, Any]]]:
     return out
 
 
+ERG_GUIDES_CSV = Path(__file__).resolve().parent / "data" / "erg2016_guides.csv"
+# ERG prints distances of more than 11 km as "11.0+"; the table stores them as 11000
+ERG_MAX_M = 11000.0
+# where a guide says only "increase as necessary" for a large spill
+INCREASE_FLOOR_LIQUID_M = 300.0
+INCREASE_FLOOR_GAS_M = 800.0
+
+
+@functools.lru_cache(maxsize=1)
+def guide_index() -> dict[int, tuple[str, str]]:
+    """UN/NA number -> (guide, name) from the ERG 2016 ID-number index (yellow pages)."""
+    out: dict[int, tuple[str, str]] = {}
+    with open(ERG_GUIDES_CSV, encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            out[int(row["un"])] = (row["guide"].strip(), row["name"].strip())
+    return out
+
+
+def _number_of(un: str) -> int | None:
+    m = re.fullmatch(r"(?:UN|NA|ID)?\s*(\d{1,4})", un.strip(), flags=re.IGNORECASE)
+    return int(m.group(1)) if m else None
+
+
+def _industrial(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # ERG lists chemical-warfare agents under the same numbers (CG phosgene, AC hydrogen
+    # cyanide...); a plant release is never one of them, and their distances are far larger.
+    # Rows without any downwind distance (LPG's BLEVE row) are guide pages, not Table 1.
+    return [r for r in rows if "weaponized" not in str(r["Material"]).lower()
+            and (r.get("TABLE3") == "Yes"
+                 or any(float(r.get(k) or 0) > 0 for k in ("SM_DY", "SM_NTE", "LG_DY",
+                                                            "LG_NTE")))]
+
+
 def _lookup(un: str) -> tuple[int, list[dict[str, Any]]] | None:
     text = un.strip()
-    m = re.fullmatch(r"(?:UN|NA|ID)?\s*(\d{1,4})", text, flags=re.IGNORECASE)
     table = erg_table()
-    if m:
-        num = int(m.group(1))
-        return (num, table[num]) if num in table and num != 0 else None
+    num = _number_of(text)
+    if num is not None:
+        rows = _industrial(table.get(num, [])) if num != 0 else []
+        return (num, rows) if rows else None
     # a material name instead of a number: exact name match only, never a guess
     for num, rows in table.items():
-        named = [r for r in rows if str(r["Material"]).lower() == text.lower()]
+        named = [r for r in _industrial(rows) if str(r["Material"]).lower() == text.lower()]
         if named and num != 0:
             return num, named
     return None
+
+
+# ERG: "day" is sunrise to sunset; the sun's centre 0.833 degrees below the horizon
+# (refraction and its radius) is the moment of sunrise and sunset
+SUNRISE_ELEVATION_DEG = -0.833
+# ERG: a small spill is up to about 208 litres (one drum); a tonne bound is generous
+SMALL_SPILL_MAX_T = 0.2
+
+
+def is_night(lat: float, lon: float, when: dt.datetime) -> bool:
+    """Whether the sun is down at the place and moment (ERG's night: sunset to sunrise)."""
+    observer = Observer(latitude=lat, longitude=lon)
+    return bool(elevation(observer, when.astimezone(dt.UTC)) <= SUNRISE_ELEVATION_DEG)
 
 
 def wind_class(wind_speed_ms: float) -> str:
@@ -137,10 +196,11 @@ def isolation_for(
     container: str | None = None,
     fire: bool = False,
 ) -> IsolationDistances | None:
-    """ERG 2016 distances for a UN number (e.g. "UN1017"); None if the number is not listed."""
+    """ERG 2016 distances for a UN number (e.g. "UN1017"): Table 1 (or 3) where the material
+    has a row, else its guide page; None only for a number ERG does not list."""
     found = _lookup(un)
     if found is None:
-        return None
+        return guide_isolation(un, spill=spill, fire=fire)
     num, rows = found
     large = spill.lower().startswith("l")
     period = "night" if night else "day"
@@ -149,11 +209,13 @@ def isolation_for(
         name = str(row["Material"])
         src = Reason(SOURCE_TEXT)
         label = {"un": f"UN{num:04d}", "material": name.lower()}
+        basis = "table1"
         if large and row.get("TABLE3") == "Yes":
             t3 = _table3(row, container, night, wind_speed_ms)
             if t3 is None:
                 continue
             iso, prot, how = t3
+            basis = "table3"
             src.add("isolation.erg", table=3, **label).add("isolation.spill.large", sep=", ")
             src.extend(how, sep=", ")
         else:
@@ -163,6 +225,12 @@ def isolation_for(
             src.add("isolation.erg", table=1, **label).add(
                 f"isolation.spill.{'large' if large else 'small'}", sep=", ")
         src.add(f"isolation.{period}", sep=", ")
+        over = prot >= ERG_MAX_M
+        atm = str(row.get("ATM") or "").strip().lower() == "yes"
+        if over:
+            src.add("isolation.over_11km", sep=", ")
+        if atm:
+            src.add("isolation.atm", sep=", ")
         if fire and float(row.get("FIRE_ISO", 0) or 0) > 0:
             fire_iso = float(row["FIRE_ISO"])
             # the guide: isolate for the fire distance in all directions, evacuate as far
@@ -170,18 +238,67 @@ def isolation_for(
             src.add("isolation.fire", sep=", ", m=f"{fire_iso:.0f}")
         if iso <= 0 and prot <= 0:
             continue
+        guide = guide_index().get(num, (str(int(row["GuideNum"])), ""))[0]
         results.append(IsolationDistances(iso, prot, src.text, f"UN{num:04d}", name,
-                                          int(row["GuideNum"]), src.parts))
+                                          int(row["GuideNum"]), src.parts, basis=basis,
+                                          guide_code=guide, over_11km=over, atm=atm))
     if not results:
-        return None
+        return guide_isolation(un, spill=spill, fire=fire)
     # several entries share a number: without the exact material, the most protective rules
     best = max(results, key=lambda r: (r.protective_m, r.radius_m))
     if len({(r.radius_m, r.protective_m) for r in results}) > 1:
         note = Reason(SOURCE_TEXT).add("isolation.most_protective", n=len(results))
         best = IsolationDistances(best.radius_m, best.protective_m,
                                   best.source + f" ({note.text})", best.un, best.material,
-                                  best.guide, best.source_parts + note.parts)
+                                  best.guide, best.source_parts + note.parts, basis=best.basis,
+                                  guide_code=best.guide_code, over_11km=best.over_11km,
+                                  atm=best.atm)
     return best
+
+
+def guide_isolation(un: str, spill: str = "small", fire: bool = False
+                    ) -> IsolationDistances | None:
+    """The orange guide page's public-safety distances for a material without a Table 1
+    row: immediate precautionary isolation all round (50 m liquids, 100 m gases), the
+    large-spill downwind evacuation, and the fire isolation (a tank, rail car or tank truck
+    involved: 800 or 1600 m all round)."""
+    num = _number_of(un)
+    if num is None or num not in guide_index():
+        return None
+    code, name = guide_index()[num]
+    page = _guide_page(int(code.rstrip("P")))
+    if page is None:
+        return None
+    iso = float(page["SM_ISO"] or 0)
+    large_m = float(page["LG_ISO"] or 0)
+    fire_m = float(page["FIRE_ISO"] or 0)
+    large = spill.lower().startswith("l")
+    src = Reason(SOURCE_TEXT).add("isolation.guide", guide=code, un=f"UN{num:04d}",
+                                  material=name.lower())
+    prot = iso
+    increase = False
+    if large:
+        if large_m > 0:
+            prot = max(iso, large_m)
+            src.add("isolation.guide_large", sep=", ", m=f"{large_m:.0f}")
+        else:
+            # "increase as necessary" is not a distance a route can avoid: take the guides'
+            # own large-spill figure for the state (flammable liquids 300 m, gases 800 m)
+            increase = True
+            prot = max(iso, INCREASE_FLOOR_GAS_M if iso >= 100 else INCREASE_FLOOR_LIQUID_M)
+            src.add("isolation.guide_increase", sep=", ", m=f"{prot:.0f}")
+    else:
+        src.add("isolation.spill.small", sep=", ")
+    if fire and fire_m > 0:
+        iso, prot = max(iso, fire_m), max(prot, fire_m)
+        src.add("isolation.fire", sep=", ", m=f"{fire_m:.0f}")
+    return IsolationDistances(iso, prot, src.text, f"UN{num:04d}", name, int(code.rstrip("P")),
+                              src.parts, basis="guide", guide_code=code,
+                              increase_as_necessary=increase)
+
+
+def _guide_page(guide: int) -> dict[str, Any] | None:
+    return next((r for r in erg_table().get(0, []) if int(r["GuideNum"]) == guide), None)
 
 
 # English templates of the source parts; web/static/i18n/<lang>.json hold them as
@@ -197,6 +314,16 @@ SOURCE_TEXT: dict[str, str] = {
     "isolation.container_unknown": "container unknown: most protective",
     "isolation.wind_unknown": "wind unknown: most protective",
     "isolation.plan_scenario": "plan scenario {scenario}",
+    "isolation.spill_assumed.large": "spill size not reported: large assumed (the "
+                                      "installation holds more than a drum)",
+    "isolation.spill_assumed.small": "spill size not reported: small assumed (no more "
+                                      "than a drum is held here)",
+    "isolation.over_11km": "more than 11 km: the real distance may be larger",
+    "isolation.atm": "larger under some atmospheric conditions (ERG +)",
+    "isolation.guide": "ERG2016 Guide {guide}, {un} {material} (no Table 1 row)",
+    "isolation.guide_large": "large spill: evacuate {m} m downwind",
+    "isolation.guide_increase": "large spill: the guide says increase downwind as necessary;"
+                                " {m} m taken",
     **{f"isolation.container.{code}": name for code, name in CONTAINERS.items()},
     **{f"isolation.wind.{wc}": f"{wc} wind" for wc in _WIND_COL},
 }

@@ -65,6 +65,8 @@ class ChangeBody(Strict):
     severity: Annotated[int | None, Field(ge=1, le=4)] = None
     casualties: Annotated[int | None, Field(ge=0, le=100000)] = None
     description: Annotated[str | None, Field(max_length=2000)] = None
+    # which zone rules when the plan's is smaller than ERG's: the officer decides
+    zone: Literal["plan", "erg"] | None = None
 
 
 class CloseBody(Strict):
@@ -271,7 +273,8 @@ def change_incident(incident_id: int) -> Any:
     """New wind, spill, severity or casualties: re-route and escalate."""
     data = body(ChangeBody)
     change = IncidentChange(wind=wind(data.wind), spill=data.spill, severity=data.severity,
-                            casualties=data.casualties, description=data.description)
+                            casualties=data.casualties, description=data.description,
+                            zone=data.zone)
     return jsonify(hub().service.change_incident(current_actor(), incident_id, change))
 
 

@@ -19,7 +19,9 @@ CENTRE = (-23.545, -46.635)
 def test_chlorine_small_spill_table1() -> None:
     day = isolation_for("UN1017", "small", night=False)
     assert day is not None and (day.radius_m, day.protective_m) == (60.0, 300.0)
-    assert day.source == "ERG2016 Table 1, UN1017 chlorine, small spill, day"
+    # ERG marks chlorine "+": larger under some atmospheric conditions, said to the officer
+    assert day.source == ("ERG2016 Table 1, UN1017 chlorine, small spill, day, larger under "
+                          "some atmospheric conditions (ERG +)") and day.atm
     night = isolation_for("1017", "small", night=True)
     assert night is not None and (night.radius_m, night.protective_m) == (60.0, 1100.0)
     with open(ERG_CSV, encoding="utf-8") as f:
@@ -220,3 +222,77 @@ def test_a_unit_in_the_protective_zone_leaves_it_without_crossing_the_isolation_
                           blocked=blocked, escape=blocked, hot=z.isolation_edges(g))
     (b,) = rec.assignments
     assert b.travel_s < 200.0
+
+
+# ---- every chemical the product can see has a zone (issue 13) ------------------------------
+
+def _visible_un_numbers() -> list[str]:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2] / "plans" / "data"
+    table = yaml.safe_load((root / "gb18218.yaml").read_text(encoding="utf-8"))
+    found = {c["un"] for c in table["chemicals"] if c.get("un")}
+    for p in (root / "demo").glob("*.yaml"):
+        found |= set(re.findall(r"\bUN\d{4}\b", p.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+@pytest.mark.parametrize("un", _visible_un_numbers())
+@pytest.mark.parametrize("spill", ["small", "large"])
+def test_every_chemical_the_product_knows_has_a_zone(un: str, spill: str) -> None:
+    dist = isolation_for(un, spill)
+    assert dist is not None, f"no zone for {un}"
+    assert dist.radius_m > 0 and dist.protective_m >= dist.radius_m and dist.source
+    assert dist.basis in ("table1", "table3", "guide") and dist.guide_code
+
+
+def test_hydrogen_fire_isolates_the_guide_distance() -> None:
+    # ERG Guide 115: a tank involved in a fire, isolate 1600 m all round
+    fire = isolation_for("UN1049", "large", fire=True)
+    assert fire is not None and (fire.radius_m, fire.protective_m) == (1600.0, 1600.0)
+    assert fire.basis == "guide" and fire.guide_code == "115" and "Guide 115" in fire.source
+    leak = isolation_for("UN1049", "large")
+    assert leak is not None and (leak.radius_m, leak.protective_m) == (100.0, 800.0)
+    small = isolation_for("UN1203", "small")  # gasoline: Guide 128, 50 m all round
+    assert small is not None and (small.radius_m, small.protective_m) == (50.0, 50.0)
+    # Guide 131 gives no large-spill distance: a stated floor, flagged, never 50 m
+    methanol = isolation_for("UN1230", "large")
+    assert methanol is not None and methanol.protective_m == 300.0
+    assert methanol.increase_as_necessary
+
+
+@pytest.mark.parametrize("un", ["UN1076", "UN1051", "UN2188", "UN1589"])
+def test_weapon_rows_never_set_an_industrial_zone(un: str) -> None:
+    dist = isolation_for(un, "large", night=True)
+    assert dist is not None and "weaponized" not in dist.material.lower()
+    with open(ERG_CSV, encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r["IDNum"] == un[2:]
+                and "weaponized" not in r["Material"].lower()]
+    assert rows and dist.protective_m <= max(float(r["LG_NTE"]) for r in rows) or \
+        dist.basis == "table3"
+
+
+def test_over_11km_and_atm_are_carried_to_the_officer() -> None:
+    with open(ERG_CSV, encoding="utf-8") as f:
+        row = next(r for r in csv.DictReader(f) if float(r["LG_NTE"] or 0) >= 11000
+                   and r["TABLE3"] != "Yes" and "weaponized" not in r["Material"].lower())
+    dist = isolation_for(row["IDNum"], "large", night=True)
+    assert dist is not None and dist.over_11km and "more than 11 km" in dist.source
+    assert isolation_for("UN1017") is not None and isolation_for("UN1017").atm  # type: ignore[union-attr]
+
+
+def test_night_follows_sunrise_and_sunset_at_the_place() -> None:
+    import datetime as dt
+
+    from dispatch.hazard import is_night
+
+    harbin = (45.8, 126.6)
+    # 06:04 local solar time on a December morning: the old 06-18 h rule said day; the sun
+    # rises about 07:00 Beijing time there
+    assert is_night(*harbin, dt.datetime(2026, 12, 20, 22, 4, tzinfo=dt.UTC))
+    # 04:34 Beijing time in June: the sun is up (sunrise about 03:45), the old rule said night
+    assert not is_night(*harbin, dt.datetime(2026, 6, 20, 20, 34, tzinfo=dt.UTC))
+    assert not is_night(-23.55, -46.63, dt.datetime(2026, 12, 5, 15, 0, tzinfo=dt.UTC))

@@ -83,13 +83,17 @@ def test_a_chemical_without_one_reported_is_a_parenthetical_part() -> None:
 
 
 @pytest.mark.parametrize(("args", "codes"), [
-    ({"un": "UN1017"}, ["isolation.erg", "isolation.spill.small", "isolation.day"]),
+    ({"un": "UN1017"}, ["isolation.erg", "isolation.spill.small", "isolation.day",
+                        "isolation.atm"]),
     ({"un": "UN1017", "spill": "large", "night": True},
      ["isolation.erg", "isolation.spill.large", None, None, "isolation.container_unknown",
-      "isolation.wind_unknown", "isolation.night"]),
+      "isolation.wind_unknown", "isolation.night", "isolation.over_11km", "isolation.atm"]),
     ({"un": "UN1017", "spill": "large", "container": "rail", "wind_speed_ms": 1.0},
      ["isolation.erg", "isolation.spill.large", "isolation.container.RAIL",
-      "isolation.wind.low", "isolation.day"]),
+      "isolation.wind.low", "isolation.day", "isolation.atm"]),
+    # a material without a Table 1 row: its guide page
+    ({"un": "UN1049", "spill": "large", "fire": True},
+     ["isolation.guide", "isolation.guide_large", "isolation.fire"]),
     ({"un": "UN1053", "fire": True},
      ["isolation.erg", "isolation.spill.small", "isolation.day", "isolation.fire"]),
 ])
@@ -104,8 +108,8 @@ def test_isolation_source_parts_cover_the_text(args: dict[str, Any], codes: list
 
 
 def test_several_entries_say_most_protective_in_the_parts_too() -> None:
-    # UN1051 (hydrogen cyanide) has several ERG entries with different distances
-    dist = isolation_for("UN1051")
+    # UN1953 (poisonous flammable compressed gas n.o.s.) has entries per inhalation zone
+    dist = isolation_for("UN1953")
     assert dist is not None and "most protective of" in dist.source
     assert dist.source_parts[-1]["code"] == "isolation.most_protective"
     assert_parts_say_the_text(dist.source_parts, dist.source, SOURCE_TEXT)

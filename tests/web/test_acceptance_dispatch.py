@@ -96,8 +96,10 @@ def test_turnout_setting_is_read_from_the_environment_format() -> None:
 def test_wind_change_reroutes_and_tablets_get_the_new_route_and_eta(
         client: Any, login: Any, sio: Any) -> None:
     duty = login("duty")
+    # a small leak, said so: an unknown size at this 80 t installation would be taken as large
     inc = client.post("/api/v1/incidents", headers=duty["headers"], json={
-        "kind": "leak", "enterprise_id": 1, "chemical": "UN1017", "severity": 1}).get_json()
+        "kind": "leak", "enterprise_id": 1, "chemical": "UN1017", "severity": 1,
+        "spill": "small"}).get_json()
     # without wind the protective distance applies all round
     assert inc["isolation"]["downwind_deg"] is None
     # the four fields, plus the source's translatable parts
