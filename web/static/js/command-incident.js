@@ -142,6 +142,24 @@
         t("toast.unit_released", { unit }));
     }
 
+    // the plan's zone is smaller than ERG's for this release: both side by side, the officer
+    // decides (the hub keeps ERG's until then), and the choice is logged
+    renderZoneChoice(inc) {
+      const box = document.getElementById("zone-choice");
+      const iso = inc.isolation;
+      if (!box) return;
+      if (!iso || !iso.warning || inc.status !== "active") { box.hidden = true; return; }
+      const line = (z, which) => el("div", { class: "zone-option" + (iso.chosen === which ? " chosen" : "") },
+        el("strong", {}, t("zone." + which)), " ",
+        t("incident.isolation_value", { r: Math.round(z.radius_m), p: Math.round(z.protective_m) }),
+        iso.chosen === which ? el("span", { class: "tag" }, t("zone.in_use"))
+          : el("button", { type: "button", class: "btn small", dataset: { zone: which },
+            onclick: () => this.patch({ zone: which }) }, t("zone.use")));
+      box.replaceChildren(el("p", { class: "zone-warning", role: "alert" }, "⚠ " + t("zone.plan_smaller")),
+        line(iso.erg, "erg"), line(iso.plan, "plan"));
+      box.hidden = false;
+    }
+
     patch(body) {
       const inc = this.inc;
       if (!inc) return null;
@@ -255,6 +273,7 @@
           inc.isolation.source) : ""));
       fact(t("incident.source"), RL.tOr("source." + inc.source, inc.source));
       document.getElementById("inc-facts").replaceChildren(...facts);
+      this.renderZoneChoice(inc);
 
       const plan = inc.plan;
       document.getElementById("inc-plan").replaceChildren(plan
