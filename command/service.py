@@ -809,11 +809,23 @@ class CommandService:
         hot = zone.isolation_edges(self.graph)
         staging = zone.staging_point(self.graph, blocked)
         if staging is None and zone.protective_m > zone.radius_m:
-            # a large night-time release can cover every road of the map with its protective
-            # zone (ERG: protect the public there); responders still stage outside the
-            # isolation circle, which nobody enters without the right protection
+            # no staging point outside the zone can be reached around it (a valley, a single
+            # road, a zone over the map): units may drive through the protective zone, never
+            # the isolation circle, to a point on its upwind side, and their boards say so
             circle = HazardZone(incident.lat, incident.lon, zone.radius_m, 0.0, None)
             blocked = closed | circle.blocked_edges(self.graph)
+            if zone.downwind_deg is not None:
+                side = zone.staging_point(self.graph, blocked, crosswind=True)
+                if side is None:
+                    # never downwind inside the protective zone: say so instead
+                    return RouteTarget(incident.lat, incident.lon, blocked, closed, {
+                        "error": "no staging point outside the protective zone is "
+                                 "reachable"}, hot)
+                return RouteTarget(side.lat, side.lon, blocked, closed, {
+                    "lat": side.lat, "lon": side.lon, "crosswind": True,
+                    "may_cross_protective_zone": True}, hot)
+            # no wind: the protective distance applies all round, there is no outside to
+            # reach; responders stage outside the isolation circle
             staging = circle.staging_point(self.graph, blocked)
             if staging is not None:
                 return RouteTarget(staging.lat, staging.lon, blocked, closed, {
@@ -993,6 +1005,9 @@ class CommandService:
             if a.staging.get("inside_protective_zone"):
                 # the protective zone covers every road: the crew works inside it
                 notes.append("staging_in_protective_zone")
+            if a.staging.get("may_cross_protective_zone"):
+                # the way to the upwind side leads through the protective zone
+                notes.append("route_crosses_protective_zone")
         if a.route is None:
             # no road to the scene or a staging point avoids the hazard zone and closures
             notes.append("no_route")

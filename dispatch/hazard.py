@@ -402,16 +402,21 @@ class HazardZone:
         return graph.edges_near(self.polygon())
 
     def staging_point(self, graph: RoadGraph, blocked: frozenset[EdgeId] | None = None,
-                      margin_m: float = 30.0) -> Snap | None:
-        """An open road point just outside the zone, upwind if the wind is known, reachable."""
+                      margin_m: float = 30.0, crosswind: bool = False) -> Snap | None:
+        """An open road point just outside the zone, upwind if the wind is known, reachable.
+
+        crosswind widens the fan to the whole upwind half-plane: the protective zone lies
+        wholly downwind of the source, so a point there is outside it whatever the blocking.
+        """
         blocked = blocked if blocked is not None else self.blocked_edges(graph)
         reach_needed = self._reach_needed(graph)
         upwind = self.upwind_deg
+        fan = 100 if crosswind else 90
         # bearings to try: straight upwind first, then fanning out; all round without wind
         if upwind is None:
             offsets = [float(a) for a in range(0, 360, 15)]
         else:
-            offsets = [0.0] + [s * a for a in range(10, 90, 10) for s in (1.0, -1.0)]
+            offsets = [0.0] + [s * a for a in range(10, fan, 10) for s in (1.0, -1.0)]
         base = 0.0 if upwind is None else upwind
         extent = self._extent_m()
         steps = [margin_m, margin_m + 50, margin_m + 150, margin_m + 400, margin_m + 1000]
@@ -432,7 +437,7 @@ class HazardZone:
                     continue
                 seen.add(s.edge)
                 if upwind is not None and _angle(bearing_deg(self.lat, self.lon, s.lat, s.lon),
-                                                 upwind) >= 90.0:
+                                                 upwind) > (90.0 if crosswind else 89.9):
                     continue
                 found.append((math.hypot(*self._to_local(s.lat, s.lon)), s))
             for _, s in sorted(found, key=lambda t: t[0]):

@@ -143,18 +143,21 @@ def test_no_route_around_the_zone_is_said_plainly_and_the_old_route_dropped(
     tablet = sio(a0["callsign"])
     tablet.get_received("/hub")
 
-    # a large spill: the protective zone covers every road of the map. Crews still stage
-    # outside the isolation circle (in full protection), and the board says so plainly
+    # a large spill: the protective zone covers every road downwind. Crews never stage
+    # downwind in it: they cross it (never the isolation circle) to its upwind side, and the
+    # board says so plainly
     view = client.patch(f"/api/v1/incidents/{inc['id']}", headers=duty["headers"],
                         json={"spill": "large"}).get_json()
     active = [a for a in view["assignments"] if a["status"] == "active"]
-    assert active and all(a["staging"]["inside_protective_zone"] for a in active)
+    assert active and all(a["staging"]["may_cross_protective_zone"] for a in active)
+    # the wind comes from the east: the staging point lies east of the scene
+    assert all(a["staging"]["lon"] > STREET["lon"] for a in active)
     boards = events_of(tablet.get_received("/hub"), "task_board")
     assert len(boards) == 1
-    assert "staging_in_protective_zone" in boards[0]["data"]["notes"]
+    assert "route_crosses_protective_zone" in boards[0]["data"]["notes"]
     tablet_headers = _headers(client, a0["callsign"])
     again = client.get("/api/v1/board", headers=tablet_headers).get_json()["board"]
-    assert "staging_in_protective_zone" in again["notes"]
+    assert "route_crosses_protective_zone" in again["notes"]
 
     # every road closed around the scene: no route at all, said plainly, old route dropped
     ring = {"type": "Polygon", "coordinates": [[

@@ -453,6 +453,9 @@
       const inZone = (b.notes || []).includes("staging_in_protective_zone");
       fact(t("unit.staging"), inZone ? t("unit.staging_in_protective_zone")
         : inc.wind ? t("unit.staging_upwind") : t("unit.staging_outside"), "hazard");
+      if ((b.notes || []).includes("route_crosses_protective_zone")) {
+        fact(t("unit.route"), t("unit.route_crosses_protective_zone"), "hazard crossing");
+      }
     }
     document.getElementById("b-hazard").replaceChildren(...facts);
 
