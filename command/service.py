@@ -253,6 +253,12 @@ class Tx:
         self.pending = []
 
 
+def _off_role(a: Assignment) -> bool:
+    """Whether the unit fills a capability other than its own kind's (a command car on hazmat)."""
+    kind = a.unit.kind if a.unit is not None else ""
+    return {"ems": "medical"}.get(kind, kind) != a.capability
+
+
 def _brief_zone(zone: dict[str, Any]) -> dict[str, Any]:
     return {k: zone.get(k) for k in ("radius_m", "protective_m", "source", "source_parts",
                                      "basis", "guide", "over_11km", "atm", "spill",
@@ -951,16 +957,25 @@ class CommandService:
 
     def _create_tasks(self, tx: Tx, incident: Incident, templates: Sequence[Any],
                       assignments: list[Assignment]) -> list[Task]:
-        """Each task template goes to the earliest-arriving unit assigned with its capability."""
+        """Each task template goes to a unit filling its capability, the capability's tasks
+        split across those units: the least loaded first, then the unit whose own kind is that
+        role (a hazmat engine before a command car that also carries hazmat), then the earliest."""
         by_cap: dict[str, list[Assignment]] = {}
         for a in sorted(assignments, key=lambda a: a.eta_s):
             by_cap.setdefault(a.capability, []).append(a)
+        load: dict[int | None, int] = {}
+        for existing in incident.tasks:
+            load[existing.unit_id] = load.get(existing.unit_id, 0) + 1
         created: list[Task] = []
-        for t in templates:
+        for t in sorted(templates, key=lambda t: t.order):
             owners = by_cap.get(t.capability) or []
+            owner = min(owners, key=lambda a: (load.get(a.unit_id, 0), _off_role(a), a.eta_s),
+                        default=None)
+            if owner is not None:
+                load[owner.unit_id] = load.get(owner.unit_id, 0) + 1
             task = Task(
                 incident_id=incident.id,
-                unit_id=owners[0].unit_id if owners else None,
+                unit_id=owner.unit_id if owner else None,
                 title=t.title,
                 details=getattr(t, "details", "") or "",
                 capability=t.capability,
@@ -994,6 +1009,11 @@ class CommandService:
         enterprise = s.get(Enterprise, incident.enterprise_id) if incident.enterprise_id else None
         tasks = [task_view(t) for t in incident.tasks if t.unit_id == a.unit_id]
         tasks.sort(key=lambda t: (t["order"], t["id"] or 0))
+        # the rest of the work of the capability this unit fills, held by the other units of
+        # that role: a unit with no task of its own still sees what its team is doing
+        support = [task_view(t) for t in incident.tasks
+                   if t.capability == a.capability and t.unit_id != a.unit_id]
+        support.sort(key=lambda t: (t["order"], t["id"] or 0))
         cards: list[Any] = []
         notes: list[str] = []
         if incident.plan_version_id:
@@ -1029,6 +1049,7 @@ class CommandService:
             },
             "assignment": assignment_view(a),
             "tasks": tasks,
+            "support_tasks": support,
             "pocket_cards": cards,
             "notes": notes,
         }
@@ -1304,8 +1325,12 @@ class CommandService:
                           unit_id=t.unit_id, actor=actor)
                 if t.unit_id is not None:
                     boards.add(t.unit_id)
+        # the team of each new task's capability sees it among its support tasks
+        roles = {t.capability for t in created}
         for a in incident.assignments:
-            if a.status is AssignmentStatus.ACTIVE and a.unit_id in boards:
+            if a.status is AssignmentStatus.ACTIVE and (
+                    a.unit_id in boards
+                    or (a.capability in roles and a.unit_id not in tx.boards_pushed)):
                 self._push_board(tx, incident, a, actor)
 
     def _create_step_tasks(self, tx: Tx, incident: Incident, match: Match,

@@ -42,19 +42,19 @@ def test_escalation_creates_the_new_steps_tasks_once(client: Any, enterprise_id:
     hazmat = next(a for a in incident["assignments"] if a["capability"] == "hazmat")
     assert len(fire) == 2
 
-    officer, crew = sio("duty"), sio(fire[0]["callsign"])
+    officer, crew = sio("duty"), sio(fire[1]["callsign"])
     officer.get_received("/hub")
     crew.get_received("/hub")
 
-    # III -> II: the step's two tasks; fire to the earliest fire unit already there, the
-    # triage to the medical unit the step dispatches
+    # III -> II: the step's two tasks; fire to the fire unit already there that holds none
+    # yet (the water curtain is the first's), the triage to the medical unit the step sends
     after = _patch(client, duty, iid, severity=3)
     assert after["response_level"] == "II"
     tasks = _tasks(after)
     assert sorted(tasks) == sorted(["关闭进料阀 V-101", "设置水幕", *STEP_II])
     medical = [a for a in after["assignments"] if a["capability"] == "medical"]
     assert len(medical) == 1
-    assert tasks["扩大警戒区至 1000 m"]["unit_id"] == fire[0]["unit_id"]
+    assert tasks["扩大警戒区至 1000 m"]["unit_id"] == fire[1]["unit_id"]
     assert tasks["设立检伤分类点"]["unit_id"] == medical[0]["unit_id"]
     assert "1000 m" in tasks["扩大警戒区至 1000 m"]["details"]
 
@@ -63,12 +63,13 @@ def test_escalation_creates_the_new_steps_tasks_once(client: Any, enterprise_id:
     assert sorted(t["title"] for t in updated) == sorted(STEP_II), "each new task once"
     boards = {e["data"]["assignment"]["unit_id"]: [t["title"] for t in e["data"]["tasks"]]
               for e in events_of(seen, "task_board")}
-    assert "扩大警戒区至 1000 m" in boards[fire[0]["unit_id"]]
+    assert "扩大警戒区至 1000 m" in boards[fire[1]["unit_id"]]
     assert boards[medical[0]["unit_id"]] == ["设立检伤分类点"]
     # the fire crew's tablet hears its own new board (its unit room), with the new task
     crew_boards = events_of(crew.get_received("/hub"), "task_board")
     assert crew_boards and [t["title"] for t in crew_boards[-1]["data"]["tasks"]] == [
-        "设置水幕", "扩大警戒区至 1000 m"]
+        "扩大警戒区至 1000 m"]
+    assert [t["title"] for t in crew_boards[-1]["data"]["support_tasks"]] == ["设置水幕"]
     medic = login(medical[0]["callsign"])["headers"]
     board = client.get("/api/v1/board", headers=medic).get_json()["board"]
     assert [t["title"] for t in board["tasks"]] == ["设立检伤分类点"]
