@@ -118,7 +118,8 @@ class TravelField:
     def reached_count(self) -> int:
         """How many junctions can reach the target (within the cutoff)."""
         cut = INF if self.cutoff_s is None else self.cutoff_s
-        return sum(1 for t in self._dist if t < INF and t <= cut)
+        n = self.graph.node_count
+        return sum(1 for t in self._dist[:n] if t < INF and t <= cut)
 
     def _best(self, origin: Snap) -> tuple[float, _Link | None, _Link | None]:
         """(time, start link, direct same-edge link or None) of the fastest way to the target."""
@@ -161,7 +162,11 @@ class TravelField:
         assert start is not None
         coords = g._cut(start.edge, start.f0, start.f1)
         dist_m = (start.f1 - start.f0) * g._len[start.edge]
-        x = start.node
+        return self._follow(start.node, coords, dist_m, t)
+
+    def _follow(self, x: int, coords: list[list[float]], dist_m: float, t: float) -> Route:
+        """The route on from search node x to the target, appended to coords."""
+        g = self.graph
         for _ in range(len(self._dist) + 1):
             e = self._nxt[x]
             if e < 0:
@@ -171,7 +176,7 @@ class TravelField:
                 return Route(_dedupe(coords), dist_m, t)
             coords.extend(g._coords(e))
             dist_m += g._len[e]
-            x = g._ev[e]
+            x = g._head[e]
         raise RuntimeError("route reconstruction looped")  # pragma: no cover
 
 
@@ -223,10 +228,7 @@ class TravelField:
         for e in reversed(edges):
             coords.extend(g._coords(e))
             dist_m += g._len[e]
-        rest = self.route_from(g.snap_node(g._node_ids[best_node]))
-        assert rest is not None
-        coords.extend(rest.coords)
-        return Route(_dedupe(coords), dist_m + rest.distance_m, best)
+        return self._follow(best_node, coords, dist_m, best)
 
 
 def _dedupe(coords: list[list[float]]) -> list[list[float]]:
@@ -254,16 +256,10 @@ class RoadGraph:
         n, m = len(self._node_ids), len(self._eu)
         nid = self._node_ids
         self._eid = {(nid[self._eu[e]], nid[self._ev[e]], self._key[e]): e for e in range(m)}
-        # adjacency as per-node tuple lists: the fastest thing to iterate in pure Python
-        self._rin: list[list[tuple[int, float, int]]] = [[] for _ in range(n)]
-        self._rout: list[list[tuple[int, float, int]]] = [[] for _ in range(n)]
-        for e in range(m):
-            u, v, t = self._eu[e], self._ev[e], self._tt[e]
-            self._rin[v].append((u, t, e))
-            self._rout[u].append((v, t, e))
+        self._expand_turns(a.banned_turns)
         self._twin = self._find_twins()
-        lons = np.array(self._lon)
-        lats = np.array(self._lat)
+        lons = np.array(self._lon[:n])
+        lats = np.array(self._lat[:n])
         lons.flags.writeable = False
         lats.flags.writeable = False
         self._lon_arr, self._lat_arr = lons, lats
@@ -291,6 +287,51 @@ class RoadGraph:
     def from_arrays(cls, arrays: MapArrays) -> RoadGraph:
         """Build from column arrays (see `dispatch.maps.MapArrays`)."""
         return cls(arrays)
+
+    def _expand_turns(self, banned_turns: Sequence[tuple[int, int]]) -> None:
+        """Search adjacency, with junctions split where turn restrictions apply.
+
+        An edge with a banned turn at its head ends in a copy of that junction which offers
+        every way on except the banned ones; all other edges keep the plain junction, so the
+        search stays node-based and only restricted junctions grow. Adjacency entries carry
+        the original edge index, so closures, costs and route shapes need no translation.
+        """
+        n, m = len(self._node_ids), len(self._eu)
+        banned: dict[int, set[int]] = {}
+        self._banned_pairs = [(int(a), int(b)) for a, b in banned_turns]
+        for e_in, e_out in banned_turns:
+            if self._ev[e_in] == self._eu[e_out]:
+                banned.setdefault(int(e_in), set()).add(int(e_out))
+        self._head = list(self._ev)  # the search's head of each edge: a junction or its copy
+        self._node_of = list(range(n))  # search node -> junction index
+        self._copies: dict[int, list[int]] = {}  # junction index -> its split copies
+        for e_in in sorted(banned):
+            via = self._ev[e_in]
+            self._head[e_in] = len(self._node_of)
+            self._copies.setdefault(via, []).append(len(self._node_of))
+            self._node_of.append(via)
+        size = len(self._node_of)
+        # adjacency as per-node tuple lists: the fastest thing to iterate in pure Python
+        self._rin: list[list[tuple[int, float, int]]] = [[] for _ in range(size)]
+        self._rout: list[list[tuple[int, float, int]]] = [[] for _ in range(size)]
+        self._tails: list[list[int]] = [[u] for u in self._eu]
+        for e in range(m):
+            u, v, t = self._eu[e], self._head[e], self._tt[e]
+            self._rin[v].append((u, t, e))
+            self._rout[u].append((v, t, e))
+        for e_in in sorted(banned):
+            copy, via = self._head[e_in], self._ev[e_in]
+            for _, t, e in list(self._rout[via]):
+                if e not in banned[e_in]:
+                    self._rout[copy].append((self._head[e], t, e))
+                    self._rin[self._head[e]].append((copy, t, e))
+                    self._tails[e].append(copy)
+        self._lon.extend(self._lon[self._node_of[x]] for x in range(n, size))
+        self._lat.extend(self._lat[self._node_of[x]] for x in range(n, size))
+
+    def _all_copies(self, x: int) -> list[int]:
+        """A junction's search nodes: itself and its split copies."""
+        return [x, *self._copies.get(x, ())]
 
     def _find_twins(self) -> list[int]:
         by_pair: dict[tuple[int, int], list[int]] = {}
@@ -542,6 +583,23 @@ class RoadGraph:
             e, frac = self._rin[i][0][2], 1.0
         return self._make_snap(e, frac, self._lat[i], self._lon[i], 0.0)
 
+    def snap_on_edge(self, edge: EdgeId, fraction: float) -> Snap:
+        """A Snap at a fraction of an edge's length (for tests and node-free queries)."""
+        e = self._eid[edge]
+        line = self._lines[self._tree_index(e)]
+        along = fraction if self._twin[e] < 0 or self._twin[e] > e else 1.0 - fraction
+        p = line.interpolate(along, normalized=True)
+        lon, lat = self.unproject(p.x, p.y)
+        return self._make_snap(e, fraction, lat, lon, 0.0)
+
+    def _tree_index(self, e: int) -> int:
+        key = e if self._twin[e] < 0 or self._twin[e] > e else self._twin[e]
+        return int(np.searchsorted(self._tree_edges_arr, key))
+
+    def banned_turns(self) -> list[tuple[EdgeId, EdgeId]]:
+        """Turns that turn restrictions forbid: (edge into a junction, edge out of it)."""
+        return [(self.edge_id(a), self.edge_id(b)) for a, b in self._banned_pairs]
+
     def _make_snap(self, e: int, frac: float, lat: float, lon: float, d: float) -> Snap:
         nid = self._node_ids
         return Snap(nid[self._eu[e]], nid[self._ev[e]], self._key[e], frac, lat, lon, d, e)
@@ -558,7 +616,7 @@ class RoadGraph:
         """Ways to leave an origin point: drive to an edge's head, or stand on a junction."""
         out = []
         for e, f in self._edge_options(s):
-            out.append(_Link(self._ev[e], (1.0 - f) * self._tt[e], e, f, 1.0))
+            out.append(_Link(self._head[e], (1.0 - f) * self._tt[e], e, f, 1.0))
             if f == 0.0:
                 out.append(_Link(self._eu[e], 0.0, e, 0.0, 0.0))
         return out
@@ -567,9 +625,12 @@ class RoadGraph:
         """Ways to reach a target point: from an edge's tail, or at a junction it stands on."""
         out = []
         for e, f in self._edge_options(s):
-            out.append(_Link(self._eu[e], f * self._tt[e], e, 0.0, f))
+            # a restricted junction's copies may drive on along e too
+            out.extend(_Link(x, f * self._tt[e], e, 0.0, f) for x in self._tails[e])
+            if f == 0.0:
+                out.extend(_Link(x, 0.0, e, 0.0, 0.0) for x in self._all_copies(self._eu[e]))
             if f == 1.0:
-                out.append(_Link(self._ev[e], 0.0, e, 1.0, 1.0))
+                out.extend(_Link(x, 0.0, e, 1.0, 1.0) for x in self._all_copies(self._ev[e]))
         return out
 
     # ---- searches ----------------------------------------------------------------------
@@ -612,7 +673,7 @@ class RoadGraph:
                         blocked: Iterable[EdgeId] | None = None) -> TravelField:
         """One reverse search: travel times from everywhere (within cutoff_s) to target."""
         blk = self.blocked_index(blocked)
-        n = len(self._node_ids)
+        n = len(self._node_of)
         dist = [INF] * n
         nxt = [-1] * n
         sources = [s for s in self._ends(target) if s.f0 == s.f1 or s.edge not in blk]
@@ -629,7 +690,7 @@ class RoadGraph:
                           blocked: Iterable[EdgeId] | None = None) -> dict[int, float]:
         """One forward search: {node id: seconds} for junctions reachable within cutoff_s."""
         blk = self.blocked_index(blocked)
-        n = len(self._node_ids)
+        n = len(self._node_of)
         dist = [INF] * n
         nxt = [-1] * n
         heap: list[tuple[float, int]] = []
@@ -639,8 +700,14 @@ class RoadGraph:
                 heap.append((s.offset, s.node))
         cutoff = INF if cutoff_s is None else cutoff_s
         self._dijkstra(self._rout, dist, nxt, heap, cutoff, blk)
-        nid = self._node_ids
-        return {nid[i]: t for i, t in enumerate(dist) if t <= cutoff}
+        nid, node_of = self._node_ids, self._node_of
+        out: dict[int, float] = {}
+        for x, t in enumerate(dist):
+            if t <= cutoff:
+                i = nid[node_of[x]]
+                if t < out.get(i, INF):
+                    out[i] = t
+        return out
 
     # ---- spatial queries ---------------------------------------------------------------
     def edges_near(self, geom: BaseGeometry, within_m: float = 0.0) -> frozenset[EdgeId]:

@@ -82,6 +82,14 @@ def test_snapped_points_match_scipy(sp_graph: RoadGraph) -> None:
                 to, tt = g.edge_travel_time(eo), g.edge_travel_time(et)
                 via = (1 - fo) * to + dist[index[eo[1]], index[et[0]]] + ft * tt
                 expected = min(expected, via)
+                # a point snapped onto a junction (within 1 m) stands on it
+                starts = [(eo[0], 0.0)] if fo == 0.0 else []
+                starts.append((eo[1], (1 - fo) * to))
+                ends = [(et[1], 0.0)] if ft == 1.0 else []
+                ends.append((et[0], ft * tt))
+                for a, ta in starts:
+                    for b, tb in ends:
+                        expected = min(expected, ta + dist[index[a], index[b]] + tb)
                 if eo == et and fo <= ft:
                     expected = min(expected, (ft - fo) * to)
         got = g.travel_times_to(t).time_from(o)
@@ -185,15 +193,15 @@ def test_cutoff_bounds_the_search(sp_graph: RoadGraph) -> None:
 
 
 def test_demo_map_file_and_counts(sp_graph: RoadGraph) -> None:
-    assert (sp_graph.node_count, sp_graph.edge_count) == (5391, 9513)
+    assert (sp_graph.node_count, sp_graph.edge_count) == (4465, 8113)
     assert read_map(DEFAULT_MAP).meta["attribution"].startswith("© OpenStreetMap contributors")
-    assert sp_graph.G.number_of_edges() == 9513
+    assert sp_graph.G.number_of_edges() == 8113
     data = sp_graph.G.get_edge_data(*next(iter(sp_graph.edge_ids())))
     assert {"length", "travel_time", "geometry", "highway", "name"} <= set(data)
 
 
 def test_import_counts(ags_graph: RoadGraph) -> None:
-    assert (ags_graph.node_count, ags_graph.edge_count) == (846, 1742)
+    assert (ags_graph.node_count, ags_graph.edge_count) == (830, 1678)
 
 
 def test_import_rejects_unknown_format(tmp_path: object) -> None:

@@ -264,7 +264,7 @@ def test_health_reports_database_and_graph(client: Any) -> None:
     body = client.get("/api/v1/health").get_json()
     assert body["status"] == "ok"
     assert body["database"] == "ok"
-    assert body["graph"]["nodes"] > 5000 and body["graph"]["edges"] > 9000
+    assert body["graph"]["nodes"] > 4000 and body["graph"]["edges"] > 8000
 
 
 def test_resync_comes_in_batches_and_says_when_there_is_more(
