@@ -41,3 +41,13 @@ class UnitNotAvailable(Conflict):
 
 class IncidentClosed(Conflict):
     code = "incident_closed"
+
+
+class PossibleDuplicate(Conflict):
+    """A report at the enterprise of, or near, an open incident: the officer decides first."""
+
+    code = "possible_duplicate"
+
+    def __init__(self, message: str, candidates: list[dict[str, object]]) -> None:
+        super().__init__(message, "confirm_new")
+        self.extra = {"candidates": candidates}

@@ -174,6 +174,8 @@ class Incident(Base):
     # the first report upward (due within an hour): {text, sent_to, sent_at, by, late,
     # elapsed_s}; None until an officer sends it
     first_report: Mapped[dict[str, Any] | None]
+    # later reports of the same incident the officer attached instead of opening a new one
+    attached_reports: Mapped[list[Any] | None]
 
     assignments: Mapped[list[Assignment]] = relationship(
         back_populates="incident", order_by="Assignment.id"

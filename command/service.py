@@ -24,7 +24,14 @@ from sqlalchemy.orm import Session, object_session, sessionmaker
 from command.auth import Actor
 from command.coverage import live_coverage
 from command.db import begin_read_only
-from command.errors import Conflict, Forbidden, IncidentClosed, InvalidInput, NotFound
+from command.errors import (
+    Conflict,
+    Forbidden,
+    IncidentClosed,
+    InvalidInput,
+    NotFound,
+    PossibleDuplicate,
+)
 from command.events import (
     PublishedEvent,
     Publisher,
@@ -58,6 +65,7 @@ from command.views import (
     closure_view,
     enterprise_brief,
     incident_view,
+    iso,
     notification_view,
     task_view,
     unit_view,
@@ -161,6 +169,13 @@ class IncidentReport:
     # restricts a drill's dispatch to its participating units
     unit_pool: frozenset[int] | None = None
     client_id: str | None = None
+    # the officer saw the possible duplicates and opens a new incident all the same
+    confirm_new: bool = False
+    # the officer attaches this report to that open incident instead of opening one
+    attach_to: int | None = None
+
+
+DUPLICATE_RADIUS_M = 300.0
 
 
 @dataclass(frozen=True)
@@ -460,9 +475,22 @@ class CommandService:
             raise Forbidden("only duty officers report incidents")
         if actor.role is Role.TRAINER and not report.exercise:
             raise Forbidden("trainers may only create exercise incidents")
+        if report.attach_to is not None:
+            return self._attach_report(actor, report)
         earlier: int | None = None
+        candidates: list[dict[str, Any]] = []
         with self.transaction() as tx:
-            if not self._claim(tx, report.client_id, "report", actor):
+            if (report.source == "phone" and not report.exercise and not report.confirm_new
+                    and not self._claim_seen(tx, report.client_id)):
+                candidates = self._possible_duplicates(tx, actor, report)
+            if candidates:
+                # logged on each open incident so its officers see the second call too
+                for c in candidates:
+                    tx.record("report.possible_duplicate", {
+                        "report": self._report_summary(actor, report, tx.now),
+                        "distance_m": c["distance_m"], "same_enterprise": c["same_enterprise"],
+                    }, incident=tx.session.get(Incident, c["id"]), actor=actor)
+            elif not self._claim(tx, report.client_id, "report", actor):
                 # the same report sent again (a retry after a lost answer, or racing the
                 # first): the first one stands, nothing is dispatched twice
                 done = tx.session.get(ProcessedCommand, report.client_id)
@@ -477,12 +505,75 @@ class CommandService:
                     assert done is not None
                     done.result = {"incident_id": incident.id}
                 new_id = incident.id
+        if candidates:
+            raise PossibleDuplicate(
+                "an incident is open at this enterprise or within 300 m: attach the report to "
+                "it (attach_to) or confirm a new incident (confirm_new)", candidates)
         if earlier is not None:
             return self.get_incident_obj(earlier)
         if not report.exercise:
             # the boards are out; what the dispatch did to the county's cover follows it
             self.spawn(lambda: self._check_coverage_quietly(new_id, actor))
         return self.get_incident_obj(new_id)
+
+    def _claim_seen(self, tx: Tx, client_id: str | None) -> bool:
+        """Whether this client_id's report was applied already (a retry answers the same)."""
+        return bool(client_id) and tx.session.get(ProcessedCommand, client_id) is not None
+
+    def _possible_duplicates(self, tx: Tx, actor: Actor, report: IncidentReport
+                             ) -> list[dict[str, Any]]:
+        """Open real incidents the actor sees at the report's enterprise or within 300 m."""
+        s = tx.session
+        enterprise = (s.get(Enterprise, report.enterprise_id)
+                      if report.enterprise_id is not None else None)
+        if report.enterprise_id is not None and (
+                enterprise is None or not self._in_scope(actor, enterprise.county_id)):
+            return []  # the report itself is refused, with its own reason
+        if report.lat is not None and report.lon is not None:
+            lat, lon = report.lat, report.lon
+        elif enterprise is not None:
+            lat, lon = enterprise.lat, enterprise.lon
+        else:
+            return []
+        found = []
+        for inc in s.scalars(select(Incident).where(
+                Incident.status != IncidentStatus.CLOSED, Incident.exercise.is_(False))):
+            if not self._in_scope(actor, inc.county_id):
+                continue
+            distance = haversine_m(lat, lon, inc.lat, inc.lon)
+            same = enterprise is not None and inc.enterprise_id == enterprise.id
+            if same or distance <= DUPLICATE_RADIUS_M:
+                found.append({"id": inc.id, "kind": inc.kind.value,
+                              "enterprise_id": inc.enterprise_id, "address": inc.address,
+                              "created_at": iso(inc.created_at), "same_enterprise": same,
+                              "distance_m": round(distance)})
+        return sorted(found, key=lambda c: (not c["same_enterprise"], c["distance_m"]))
+
+    def _report_summary(self, actor: Actor, report: IncidentReport, now: dt.datetime
+                        ) -> dict[str, Any]:
+        return {"kind": report.kind.value, "enterprise_id": report.enterprise_id,
+                "location": ({"lat": report.lat, "lon": report.lon}
+                             if report.lat is not None else None),
+                "chemical": report.chemical, "severity": report.severity,
+                "casualties": report.casualties, "description": report.description,
+                "reported_by": actor.username, "at": iso(now)}
+
+    def _attach_report(self, actor: Actor, report: IncidentReport) -> Incident:
+        """Attach a second report to the open incident it describes; nothing is dispatched."""
+        assert report.attach_to is not None
+        with self.transaction() as tx:
+            try:
+                incident = self._incident_for(tx, actor, report.attach_to, write=True)
+            except (NotFound, IncidentClosed) as exc:
+                raise type(exc)(exc.message, "attach_to") from None
+            if incident.exercise != report.exercise:
+                raise InvalidInput("a drill report and a real incident do not mix", "attach_to")
+            summary = self._report_summary(actor, report, tx.now)
+            incident.attached_reports = [*(incident.attached_reports or []), summary]
+            tx.record("incident.report_attached", {"report": summary}, incident=incident,
+                      actor=actor)
+            incident_id = incident.id
+        return self.get_incident_obj(incident_id)
 
     def _check_coverage_quietly(self, incident_id: int, actor: Actor | str) -> None:
         try:

@@ -128,6 +128,7 @@ def incident_view(incident: Incident, enterprise: Enterprise | None) -> dict[str
         "created_at": iso(incident.created_at),
         "closed_at": iso(incident.closed_at),
         "first_report": incident.first_report,
+        "attached_reports": incident.attached_reports or [],
     }
 
 

@@ -57,6 +57,9 @@ class ReportBody(Strict):
     wind: WindBody | None = None
     spill: Literal["small", "large"] | None = None
     client_id: Annotated[str | None, Field(max_length=100)] = None
+    # answers to a possible-duplicate refusal: open a new incident anyway, or attach to one
+    confirm_new: bool = False
+    attach_to: Id | None = None
 
 
 class ChangeBody(Strict):
@@ -245,11 +248,14 @@ def report_incident() -> Any:
         wind=wind(data.wind),
         spill=data.spill,
         client_id=data.client_id,
+        confirm_new=data.confirm_new,
+        attach_to=data.attach_to,
     )
     h = hub()
     actor = current_actor()
     incident = h.service.report_incident(actor, report)
-    return jsonify(h.service.incident_view(actor, incident.id)), 201
+    return jsonify(h.service.incident_view(actor, incident.id)), (
+        200 if data.attach_to is not None else 201)
 
 
 @bp.get("/incidents")

@@ -38,7 +38,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(CommandError)
     def _domain_error(exc: CommandError) -> Any:
-        return jsonify(error_body(exc.code, exc.message, exc.field)), exc.status
+        extra = getattr(exc, "extra", {})
+        return jsonify(error_body(exc.code, exc.message, exc.field, **extra)), exc.status
 
     @app.errorhandler(AuthError)
     def _auth_error(exc: AuthError) -> Any:

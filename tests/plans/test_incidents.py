@@ -15,7 +15,7 @@ def _approve(client: Any, headers: dict[str, str], plan_id: int, version: int) -
 def _report(client: Any, headers: dict[str, str], enterprise_id: int, **extra: Any) -> Any:
     resp = client.post("/api/v1/incidents", headers=headers, json={
         "kind": "leak", "enterprise_id": enterprise_id, "chemical": "UN1017", "severity": 2,
-        **extra})
+        "confirm_new": True, **extra})  # later reports here are new incidents in these tests
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()
 

@@ -43,7 +43,8 @@ def report_fire(client: Any, headers: dict[str, str], **extra: Any) -> dict[str,
     """A real incident at the first demo enterprise, with units dispatched."""
     enterprises = client.get("/api/v1/enterprises", headers=headers).get_json()
     resp = client.post("/api/v1/incidents", headers=headers, json={
-        "kind": "fire", "enterprise_id": enterprises[0]["id"], "severity": 2, **extra})
+        "kind": "fire", "enterprise_id": enterprises[0]["id"], "severity": 2,
+        "confirm_new": True, **extra})
     assert resp.status_code == 201, resp.get_json()
     incident = resp.get_json()
     assert incident["assignments"], "the demo plan dispatches units to a fire"

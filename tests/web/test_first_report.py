@@ -25,7 +25,8 @@ def app(db_url: str, clock: Clock) -> Iterator[Any]:
 def report(client: Any, headers: dict[str, str]) -> dict[str, Any]:
     enterprise = client.get("/api/v1/enterprises", headers=headers).get_json()[0]
     resp = client.post("/api/v1/incidents", headers=headers, json={
-        "kind": "fire", "enterprise_id": enterprise["id"], "severity": 2})
+        "kind": "fire", "enterprise_id": enterprise["id"], "severity": 2,
+        "confirm_new": True})  # a second fire there is a new incident in these tests
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()
 

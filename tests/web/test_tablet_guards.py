@@ -15,7 +15,8 @@ from tests.conftest import events_of
 def _report(client: Any, headers: dict[str, str], **extra: Any) -> dict[str, Any]:
     enterprise = client.get("/api/v1/enterprises", headers=headers).get_json()[0]
     resp = client.post("/api/v1/incidents", headers=headers,
-                       json={"kind": "fire", "enterprise_id": enterprise["id"], **extra})
+                       json={"kind": "fire", "enterprise_id": enterprise["id"],
+                             "confirm_new": True, **extra})
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()
 

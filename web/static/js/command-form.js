@@ -247,12 +247,25 @@
       return { body };
     }
 
+    // a report at an open incident: the officer attaches it there or confirms a new incident
+    askDuplicate(body, candidates) {
+      const el = RL.el;
+      const resend = (extra) => { this.errorBox.hidden = true; this.pendingExtra = extra; this.submit(); };
+      this.errorBox.replaceChildren(t("dup.found"), ...candidates.map((c) => el("button", {
+        type: "button", class: "btn", onclick: () => resend({ attach_to: c.id }) },
+      t("dup.attach", { id: c.id, distance: c.distance_m }))),
+      el("button", { type: "button", class: "btn", onclick: () => resend({ confirm_new: true }) },
+        t("dup.new")));
+      this.errorBox.hidden = false;
+    }
+
     async submit() {
       if (this.submitting) return;
       this.errorBox.hidden = true;
       const started = RL.epochMs();
       const p = this.payload();
       if (p.error) { this.fail(p.error, p.field); return; }
+      if (this.pendingExtra) { Object.assign(p.body, this.pendingExtra); this.pendingExtra = null; }
       this.submitting = true;
       const button = document.getElementById("report-submit");
       button.disabled = true;
@@ -269,6 +282,7 @@
         this.reset();
         RL.toast(t("toast.reported", { title: this.S.incidentTitle(view) }), "ok");
       } catch (err) {
+        if (err.code === "possible_duplicate") { this.askDuplicate(p.body, err.detail.candidates); return; }
         const map = { enterprise_id: "f-enterprise", location: "f-enterprise", chemical: "f-chemical",
           casualties: "f-casualties", wind: "f-wind", severity: null, kind: null };
         const field = err.field ? String(err.field).split(".")[0] : null;

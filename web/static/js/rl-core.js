@@ -173,8 +173,10 @@
     }
     if (!resp.ok) {
       const e = (payload && payload.error) || {};
-      throw new ApiError(resp.status, e.code || "http_" + resp.status,
+      const err = new ApiError(resp.status, e.code || "http_" + resp.status,
         e.message || resp.statusText, e.field || null);
+      err.detail = e;  // the rest of the error body (e.g. a possible duplicate's candidates)
+      throw err;
     }
     return payload;
   };
