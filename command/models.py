@@ -176,6 +176,9 @@ class Incident(Base):
     first_report: Mapped[dict[str, Any] | None]
     # later reports of the same incident the officer attached instead of opening a new one
     attached_reports: Mapped[list[Any] | None]
+    # the government's response level (I-IV), apart from the enterprise plan's response_level:
+    # {"level", "active", "reason", "at", "by"}, set by the commander's decision
+    government_response: Mapped[dict[str, Any] | None]
 
     assignments: Mapped[list[Assignment]] = relationship(
         back_populates="incident", order_by="Assignment.id"

@@ -41,6 +41,8 @@ from command.events import (
     incident_events,
     last_seq,
 )
+from command.levels import GOVERNMENT_ACTIONS, level_label, more_severe
+from command.levels import LEVELS as GOVERNMENT_LEVELS
 from command.models import (
     Assignment,
     AssignmentStatus,
@@ -804,6 +806,47 @@ class CommandService:
                       "elapsed_s": round(elapsed, 3)}
             incident.first_report = report
             tx.record("incident.first_report", dict(report), incident=incident, actor=actor)
+            return self._view(tx, incident)
+
+    def decide_government_level(self, actor: Actor, incident_id: int, action: str,
+                                level: str | None, reason: str) -> dict[str, Any]:
+        """The commander sets, raises, lowers or ends (响应终止) the government's response
+        level, with a reason; the enterprise plan's level is left as it is."""
+        self._require(actor, Role.DUTY_OFFICER, Role.ADMIN)
+        if action not in GOVERNMENT_ACTIONS:
+            raise InvalidInput("action must be set, raise, lower or end", "action")
+        reason = reason.strip()
+        if not reason or len(reason) > 2000:
+            raise InvalidInput("give the reason for the decision (1..2000 characters)", "reason")
+        if action != "end" and level not in GOVERNMENT_LEVELS:
+            raise InvalidInput("level must be I, II, III or IV", "level")
+        with self.transaction() as tx:
+            incident = self._incident_for(tx, actor, incident_id, write=True)
+            now = incident.government_response or {}
+            active = bool(now.get("active"))
+            old = now.get("level") if active else None
+            if action == "end":
+                if not active:
+                    raise Conflict("no government response is active", "action")
+                level = old
+            elif action == "set" and active:
+                raise Conflict("a government level is active: raise, lower or end it", "action")
+            elif action in ("raise", "lower"):
+                if not active:
+                    raise Conflict("no government response is active: set one", "action")
+                assert level is not None and old is not None
+                if action == "raise" and not more_severe(level, old):
+                    raise InvalidInput(f"raising from {old} needs a more severe level "
+                                       "(I is the most severe)", "level")
+                if action == "lower" and not more_severe(old, level):
+                    raise InvalidInput(f"lowering from {old} needs a milder level "
+                                       "(IV is the mildest)", "level")
+            incident.government_response = {
+                "level": level, "active": action != "end", "reason": reason,
+                "at": tx.now.isoformat(), "by": actor.username}
+            tx.record("incident.government_level", {
+                "action": action, "from": old, "to": level if action != "end" else None,
+                "reason": reason, "label": level_label(level)}, incident=incident, actor=actor)
             return self._view(tx, incident)
 
     def _plan_ref(self, version: PlanVersion | None, match: Match | None) -> dict[str, Any] | None:

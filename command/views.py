@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from command.levels import level_label, severity_label
 from command.models import (
     Assignment,
     Closure,
@@ -129,7 +130,17 @@ def incident_view(incident: Incident, enterprise: Enterprise | None) -> dict[str
         "closed_at": iso(incident.closed_at),
         "first_report": incident.first_report,
         "attached_reports": incident.attached_reports or [],
+        "severity_label": severity_label(incident.severity),
+        # the enterprise plan's level, kept apart from the government's
+        "response_level_label": level_label(incident.response_level),
+        "government_response": _government(incident.government_response),
     }
+
+
+def _government(g: dict[str, Any] | None) -> dict[str, Any] | None:
+    if g is None:
+        return None
+    return {**g, "label": level_label(g.get("level"))}
 
 
 def closure_view(c: Closure) -> dict[str, Any]:

@@ -72,6 +72,12 @@ class ChangeBody(Strict):
     zone: Literal["plan", "erg"] | None = None
 
 
+class GovernmentLevelBody(Strict):
+    action: Literal["set", "raise", "lower", "end"]
+    level: Literal["I", "II", "III", "IV"] | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
 class CloseBody(Strict):
     client_id: Annotated[str | None, Field(max_length=100)] = None
 
@@ -338,6 +344,15 @@ def first_report(incident_id: int) -> Any:
     data = body(FirstReportBody)
     return jsonify(hub().service.send_first_report(current_actor(), incident_id, data.text,
                                                    data.sent_to, data.client_id))
+
+
+@bp.post("/incidents/<int:incident_id>/government-level")
+@require(*OFFICERS)
+def government_level(incident_id: int) -> Any:
+    """The commander sets, raises, lowers or ends the government's response level."""
+    data = body(GovernmentLevelBody)
+    return jsonify(hub().service.decide_government_level(
+        current_actor(), incident_id, data.action, data.level, data.reason))
 
 
 @bp.get("/coverage/now")

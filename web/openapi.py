@@ -167,6 +167,13 @@ class IncidentOut(Model):
     closed_at: str | None
     # {text, sent_to, sent_at, by, late, elapsed_s} once the first report upward is sent
     first_report: dict[str, Any] | None = None
+    # later reports the officer attached instead of opening a duplicate incident
+    attached_reports: list[Any] = []
+    # {value, max, en, zh}: 1 is the mildest
+    severity_label: dict[str, Any] | None = None
+    # the plan's level and the government's, each labelled (I is the most severe)
+    response_level_label: dict[str, Any] | None = None
+    government_response: dict[str, Any] | None = None
 
 
 class EnterpriseOut(Model):
@@ -284,6 +291,7 @@ RESPONSES: dict[str, Any] = {
     "api.incident_events": list[EventOut],
     "api.close_incident": IncidentOut,
     "api.first_report": IncidentOut,
+    "api.government_level": IncidentOut,
     "api.add_unit": IncidentOut,
     "api.release_unit": IncidentOut,
     "api.update_task": TaskOut,

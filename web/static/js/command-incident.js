@@ -123,6 +123,25 @@
 
     // ---- officer actions ------------------------------------------------------------------
 
+    // the government's response level (I most severe .. IV mildest): a decision with a reason
+    governmentForm(inc) {
+      const el = RL.el;
+      const action = el("select", { "aria-label": t("gov.action") },
+        ...[["set", t("gov.set")], ["raise", t("gov.raise")], ["lower", t("gov.lower")],
+          ["end", t("gov.end")]].map(([a, text]) => el("option", { value: a }, text)));
+      const level = el("select", { "aria-label": t("gov.level") },
+        ...[["I", t("gov.level_I")], ["II", t("gov.level_II")], ["III", t("gov.level_III")],
+          ["IV", t("gov.level_IV")]].map(([l, text]) => el("option", { value: l }, text)));
+      const reason = el("input", { type: "text", placeholder: t("gov.reason"), maxlength: 2000 });
+      const go = () => {
+        const body = { action: action.value, reason: reason.value.trim() };
+        if (action.value !== "end") body.level = level.value;
+        this.call("POST", "/incidents/" + inc.id + "/government-level", body, t("gov.done"));
+      };
+      return el("span", { class: "gov-form" }, action, level, reason,
+        el("button", { type: "button", class: "btn", onclick: go }, t("gov.decide")));
+    }
+
     addUnit() {
       const inc = this.inc;
       const unitId = Number(document.getElementById("add-unit").value);
@@ -262,7 +281,11 @@
       const facts = [];
       const fact = (k, v) => facts.push(el("div", {}, el("dt", {}, k), el("dd", {}, v)));
       fact(t("incident.reported"), RL.dateTime(RL.parseTime(inc.created_at)));
-      fact(t("incident.severity"), String(inc.severity));
+      const label = (l) => l ? (RL.lang === "en" ? l.en : l.zh) : "—";
+      fact(t("incident.severity"), inc.severity_label ? label(inc.severity_label) : String(inc.severity));
+      const gov = inc.government_response;
+      fact(t("gov.level"), el("span", {}, gov && gov.active ? label(gov.label) + " · " + gov.reason
+        : (gov ? t("gov.ended") : "—"), " ", this.governmentForm(inc)));
       fact(t("incident.casualties"), String(inc.casualties || 0));
       if (inc.chemical) fact(t("incident.chemical"), inc.chemical);
       if (inc.wind) fact(t("incident.wind"), Math.round(inc.wind.from_deg) + "°" +
