@@ -7,7 +7,12 @@ of the naive approach, `networkx.single_source_dijkstra` from every candidate un
 to the target's junction. The naive runs are timed on a capped sample of units and scaled to
 the whole fleet, so the script stays within a few minutes.
 
-    python bench/recommend.py [--reps 30] [--naive-sp 100] [--naive-lux 8]
+Then the road search alone: `RoadGraph.travel_times_to` (a mid-edge target, bounded by the
+deadline cutoff) against raw `scipy.sparse.csgraph.dijkstra` from the target's junction on the
+same reverse graph with the same `limit`, side by side; it prints both medians and p95s and
+their ratio.
+
+    python bench/recommend.py [--reps 30] [--naive-sp 100] [--naive-lux 8] [--search-reps 200]
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ import time
 from pathlib import Path
 
 import networkx as nx
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dispatch.graph import RoadGraph  # noqa: E402
@@ -114,26 +122,70 @@ def bench_graph(name: str, g: RoadGraph, load_s: float, reps: int, naive_cap: in
     print(f"   RSS after runs {cur:.0f} MB (peak {peak:.0f} MB)")
 
 
+def bench_search(name: str, g: RoadGraph, reps: int, cutoffs: tuple[float | None, ...]) -> None:
+    """travel_times_to against raw scipy dijkstra on the same graph and cutoff."""
+    ids = g.node_ids()
+    index = {n: i for i, n in enumerate(ids)}
+    rows, cols, data = [], [], []
+    for u, v, k in g.edge_ids():
+        rows.append(index[v])  # reverse graph: searching towards the target
+        cols.append(index[u])
+        data.append(g.edge_travel_time((u, v, k)))
+    n = g.node_count
+    raw = csr_matrix((np.array(data), (np.array(rows, dtype=np.int32),
+                                       np.array(cols, dtype=np.int32))), shape=(n, n))
+    rng = random.Random(9)
+    targets = random_points(g, reps, rng)
+    snaps = [g.snap(lat, lon) for lat, lon in targets]
+    print(f"\n== road search on {name}: travel_times_to vs raw scipy dijkstra, {reps} targets")
+    print(f"   {'cutoff s':>8} {'ours med ms':>11} {'ours p95':>9} {'scipy med':>9} "
+          f"{'scipy p95':>9} {'ratio med':>9} {'ratio p95':>9}")
+    for cutoff in cutoffs:
+        ours, base = [], []
+        limit = np.inf if cutoff is None else cutoff
+        for s in snaps:
+            t = time.perf_counter()
+            g.travel_times_to(s, cutoff_s=cutoff)
+            ours.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            dijkstra(raw, directed=True, indices=index[s.v], limit=limit,
+                     return_predecessors=True)
+            base.append(time.perf_counter() - t)
+        om, op = statistics.median(ours), pct(ours, 0.95)
+        bm, bp = statistics.median(base), pct(base, 0.95)
+        label = "none" if cutoff is None else f"{cutoff:.0f}"
+        print(f"   {label:>8} {om * 1e3:>11.2f} {op * 1e3:>9.2f} {bm * 1e3:>9.2f} "
+              f"{bp * 1e3:>9.2f} {om / bm:>8.2f}x {op / bp:>8.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=30, help="recommendations per fleet size")
     ap.add_argument("--naive-sp", type=int, default=100, help="naive runs timed on São Paulo")
     ap.add_argument("--naive-lux", type=int, default=8, help="naive runs timed on Luxembourg")
+    ap.add_argument("--search-reps", type=int, default=200, help="targets for the search bench")
+    ap.add_argument("--search-only", action="store_true", help="only the road search bench")
     args = ap.parse_args()
     forces = ", ".join(f"{f.count}x {f.capability} <= {f.deadline_s:.0f} s" for f in FORCES)
     print(f"forces: {forces}")
     print("naive = networkx.single_source_dijkstra per candidate unit (scaled from a sample)")
     t = time.perf_counter()
     sp = RoadGraph.load(DEFAULT_MAP)
-    bench_graph("São Paulo centro (bundled map)", sp, time.perf_counter() - t, args.reps,
-                args.naive_sp)
+    sp_load = time.perf_counter() - t
+    bench_search("São Paulo centro", sp, args.search_reps, (480.0, 900.0, None))
+    if not args.search_only:
+        bench_graph("São Paulo centro (bundled map)", sp, sp_load, args.reps, args.naive_sp)
     graph, xyz = ROADS / "luxembourg.osm.graph", ROADS / "luxembourg.osm.xyz"
     if not graph.exists():
         print(f"\n(skipping Luxembourg: {graph} not found)")
         return
     t = time.perf_counter()
     lux = load_dimacs(graph, xyz, speed_kmh=50.0)
-    bench_graph("Luxembourg DIMACS10 (50 km/h everywhere)", lux, time.perf_counter() - t,
+    lux_load = time.perf_counter() - t
+    bench_search("Luxembourg DIMACS10", lux, args.search_reps, (480.0, 900.0, None))
+    if args.search_only:
+        return
+    bench_graph("Luxembourg DIMACS10 (50 km/h everywhere)", lux, lux_load,
                 args.reps, args.naive_lux)
 
 

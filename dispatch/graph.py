@@ -13,6 +13,8 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import shapely
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
@@ -100,26 +102,26 @@ class _Link:
 class TravelField:
     """Travel times from every reached junction to one target point (one reverse search)."""
 
-    def __init__(self, graph: RoadGraph, target: Snap, sources: list[_Link], dist: list[float],
-                 nxt: list[int], cutoff_s: float | None, blocked: frozenset[int]) -> None:
+    def __init__(self, graph: RoadGraph, target: Snap, sources: list[_Link], dist: np.ndarray,
+                 pred: np.ndarray, cutoff_s: float | None, blocked: frozenset[int]) -> None:
         self.graph = graph
         self.target = target
         self._sources = sources
-        self._dist = dist
-        self._nxt = nxt
+        self._dist = dist  # per search node (junctions, their split copies, the virtual source)
+        self._pred = pred  # the next search node towards the target; the virtual node at a source
         self.cutoff_s = cutoff_s
         self._blocked = blocked
 
     def node_time(self, node_id: int) -> float | None:
         """Travel time from a junction (OSM node id) to the target, None if not reached."""
-        t = self._dist[self.graph._index[node_id]]
+        t = float(self._dist[self.graph._index[node_id]])
         return None if t == INF or (self.cutoff_s is not None and t > self.cutoff_s) else t
 
     def reached_count(self) -> int:
         """How many junctions can reach the target (within the cutoff)."""
         cut = INF if self.cutoff_s is None else self.cutoff_s
-        n = self.graph.node_count
-        return sum(1 for t in self._dist[:n] if t < INF and t <= cut)
+        d = self._dist[:self.graph.node_count]
+        return int(np.count_nonzero((d < INF) & (d <= cut)))
 
     def _best(self, origin: Snap) -> tuple[float, _Link | None, _Link | None]:
         """(time, start link, direct same-edge link or None) of the fastest way to the target."""
@@ -128,7 +130,7 @@ class TravelField:
         for start in g._starts(origin):
             if start.f0 != start.f1 and start.edge in self._blocked:
                 continue
-            t = start.offset + self._dist[start.node]
+            t = start.offset + float(self._dist[start.node])
             if t < best:
                 best, best_start, best_direct = t, start, None
         # origin and target on the same directed edge, origin behind the target: drive straight on
@@ -167,18 +169,21 @@ class TravelField:
     def _follow(self, x: int, coords: list[list[float]], dist_m: float, t: float) -> Route:
         """The route on from search node x to the target, appended to coords."""
         g = self.graph
+        virtual = g._virtual
         for _ in range(len(self._dist) + 1):
-            e = self._nxt[x]
-            if e < 0:
-                src = self._sources[-2 - e]
+            y = int(self._pred[x])
+            if y == virtual or y < 0:
+                here = float(self._dist[x])
+                src = min((s for s in self._sources if s.node == x),
+                          key=lambda s: abs(s.offset - here))
                 coords.extend(g._cut(src.edge, src.f0, src.f1))
                 dist_m += (src.f1 - src.f0) * g._len[src.edge]
                 return Route(_dedupe(coords), dist_m, t)
+            e = g._edge_between(x, y, self._blocked)
             coords.extend(g._coords(e))
             dist_m += g._len[e]
-            x = g._head[e]
+            x = y
         raise RuntimeError("route reconstruction looped")  # pragma: no cover
-
 
     def escape_route_from(self, origin: Snap, escape: frozenset[int]) -> Route | None:
         """For an origin inside an avoided area: leave it by its own roads, then go on.
@@ -257,6 +262,7 @@ class RoadGraph:
         nid = self._node_ids
         self._eid = {(nid[self._eu[e]], nid[self._ev[e]], self._key[e]): e for e in range(m)}
         self._expand_turns(a.banned_turns)
+        self._build_csr()
         self._twin = self._find_twins()
         lons = np.array(self._lon[:n])
         lats = np.array(self._lat[:n])
@@ -328,6 +334,92 @@ class RoadGraph:
                     self._tails[e].append(copy)
         self._lon.extend(self._lon[self._node_of[x]] for x in range(n, size))
         self._lat.extend(self._lat[self._node_of[x]] for x in range(n, size))
+
+    def _build_csr(self) -> None:
+        """Forward and reverse CSR arrays of the search graph, plus one virtual source node.
+
+        The virtual node's row has fixed slots; each search points them at its start nodes
+        with their start offsets (a point mid-edge starts part-way), so a multi-source search
+        with offsets is one single-source scipy Dijkstra, exact.
+        """
+        size = len(self._node_of)
+        tails, heads, orig = [], [], []
+        for x in range(size):
+            for y, _, e in self._rout[x]:
+                tails.append(x)
+                heads.append(y)
+                orig.append(e)
+        self._virtual = size
+        most = max((len(c) for c in self._copies.values()), default=0)
+        self._slots = 4 * (most + 1) + 4
+        tt = np.asarray(self._tt, dtype=np.float64)
+        self._tt_arr = tt
+        t_arr = np.asarray(tails, dtype=np.int64)
+        h_arr = np.asarray(heads, dtype=np.int64)
+        o_arr = np.asarray(orig, dtype=np.int64)
+        self._csr: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for name, rows, cols in (("fwd", t_arr, h_arr), ("rev", h_arr, t_arr)):
+            order = np.argsort(rows, kind="stable")
+            counts = np.bincount(rows, minlength=size + 1)
+            counts[size] = self._slots
+            indptr = np.zeros(size + 2, dtype=np.int32)
+            np.cumsum(counts, out=indptr[1:])
+            indices = np.concatenate([cols[order], np.full(self._slots, size)]).astype(np.int32)
+            edge = np.concatenate([o_arr[order], np.full(self._slots, -1)]).astype(np.int64)
+            self._csr[name] = (indptr, indices, edge)
+        self._weights_cache: dict[tuple[str, frozenset[int]], csr_matrix] = {}
+        self._blocked_cache: dict[frozenset[EdgeId], frozenset[int]] = {}
+        self._search_lock = threading.Lock()
+
+    def _matrix(self, direction: str, blk: frozenset[int]) -> csr_matrix:
+        """The search matrix with closed edges removed (infinite), cached by closure set."""
+        key = (direction, blk)
+        m = self._weights_cache.get(key)
+        if m is None:
+            indptr, indices, edge = self._csr[direction]
+            data = np.empty(len(edge), dtype=np.float64)
+            data[:-self._slots] = self._tt_arr[edge[:-self._slots]]
+            data[-self._slots:] = INF
+            if blk:
+                closed = np.fromiter(blk, dtype=np.int64, count=len(blk))
+                data[:-self._slots][np.isin(edge[:-self._slots], closed)] = INF
+            # each search writes its start nodes into the virtual row: a private index copy
+            m = csr_matrix((data, indices.copy(), indptr), shape=(len(indptr) - 1,) * 2)
+            if len(self._weights_cache) >= 16:
+                self._weights_cache.pop(next(iter(self._weights_cache)))
+            self._weights_cache[key] = m
+        return m
+
+    def _search(self, direction: str, starts: list[_Link], blk: frozenset[int],
+                cutoff: float) -> tuple[np.ndarray, np.ndarray]:
+        """(dist, pred) of one scipy Dijkstra from the virtual node through start links."""
+        size = self._virtual + 1
+        if not starts:
+            return np.full(size, INF), np.full(size, -9999, dtype=np.int32)
+        with self._search_lock:
+            m = self._matrix(direction, blk)
+            k = self._slots
+            nodes = [s.node for s in starts][:k]
+            offs = [s.offset for s in starts][:k]
+            m.indices[-k:] = self._virtual
+            m.data[-k:] = INF
+            m.indices[-k:][:len(nodes)] = nodes
+            m.data[-k:][:len(nodes)] = offs
+            dist, pred = dijkstra(m, directed=True, indices=self._virtual, return_predecessors=True,
+                                  limit=cutoff)
+        dist[self._virtual] = INF
+        return dist, pred
+
+    def _edge_between(self, x: int, y: int, blk: frozenset[int]) -> int:
+        """The fastest open edge from search node x to search node y."""
+        indptr, indices, edge = self._csr["fwd"]
+        lo, hi = int(indptr[x]), int(indptr[x + 1])
+        best, best_e = INF, -1
+        for j in range(lo, hi):
+            e = int(edge[j])
+            if int(indices[j]) == y and e not in blk and self._tt[e] < best:
+                best, best_e = self._tt[e], e
+        return best_e
 
     def _all_copies(self, x: int) -> list[int]:
         """A junction's search nodes: itself and its split copies."""
@@ -635,79 +727,41 @@ class RoadGraph:
 
     # ---- searches ----------------------------------------------------------------------
     def blocked_index(self, blocked: Iterable[EdgeId] | None) -> frozenset[int]:
-        """Edge indices of a set of (u, v, key) ids; unknown ids are ignored."""
+        """Edge indices of a set of (u, v, key) ids; unknown ids are ignored (cached by set)."""
         if not blocked:
             return frozenset()
-        eid = self._eid
-        return frozenset(eid[b] for b in blocked if b in eid)
-
-    @staticmethod
-    def _dijkstra(adj: list[list[tuple[int, float, int]]], dist: list[float], nxt: list[int],
-                  heap: list[tuple[float, int]], cutoff: float, blocked: frozenset[int]) -> None:
-        # hand-written: networkx's multi-source Dijkstra starts every source at 0 s, but a
-        # target in the middle of an edge needs per-source offsets (the partial edge)
-        heapify, pop, push = heapq.heapify, heapq.heappop, heapq.heappush
-        heapify(heap)
-        while heap:
-            d, x = pop(heap)
-            if d > dist[x]:
-                continue
-            if d > cutoff:
-                break
-            if blocked:
-                for y, w, e in adj[x]:
-                    nd = d + w
-                    if nd < dist[y] and e not in blocked:
-                        dist[y] = nd
-                        nxt[y] = e
-                        push(heap, (nd, y))
-            else:
-                for y, w, e in adj[x]:
-                    nd = d + w
-                    if nd < dist[y]:
-                        dist[y] = nd
-                        nxt[y] = e
-                        push(heap, (nd, y))
+        key = blocked if isinstance(blocked, frozenset) else frozenset(blocked)
+        hit = self._blocked_cache.get(key)
+        if hit is None:
+            eid = self._eid
+            hit = frozenset(eid[b] for b in key if b in eid)
+            if len(self._blocked_cache) >= 64:
+                self._blocked_cache.pop(next(iter(self._blocked_cache)))
+            self._blocked_cache[key] = hit
+        return hit
 
     def travel_times_to(self, target: Snap, cutoff_s: float | None = None,
                         blocked: Iterable[EdgeId] | None = None) -> TravelField:
         """One reverse search: travel times from everywhere (within cutoff_s) to target."""
         blk = self.blocked_index(blocked)
-        n = len(self._node_of)
-        dist = [INF] * n
-        nxt = [-1] * n
         sources = [s for s in self._ends(target) if s.f0 == s.f1 or s.edge not in blk]
-        heap: list[tuple[float, int]] = []
-        for k, s in enumerate(sources):
-            if s.offset < dist[s.node]:
-                dist[s.node] = s.offset
-                nxt[s.node] = -2 - k
-                heap.append((s.offset, s.node))
-        self._dijkstra(self._rin, dist, nxt, heap, INF if cutoff_s is None else cutoff_s, blk)
-        return TravelField(self, target, sources, dist, nxt, cutoff_s, blk)
+        dist, pred = self._search("rev", sources, blk, INF if cutoff_s is None else cutoff_s)
+        return TravelField(self, target, sources, dist, pred, cutoff_s, blk)
 
     def travel_times_from(self, origin: Snap, cutoff_s: float | None = None,
                           blocked: Iterable[EdgeId] | None = None) -> dict[int, float]:
         """One forward search: {node id: seconds} for junctions reachable within cutoff_s."""
         blk = self.blocked_index(blocked)
-        n = len(self._node_of)
-        dist = [INF] * n
-        nxt = [-1] * n
-        heap: list[tuple[float, int]] = []
-        for s in self._starts(origin):
-            if (s.f0 == s.f1 or s.edge not in blk) and s.offset < dist[s.node]:
-                dist[s.node] = s.offset
-                heap.append((s.offset, s.node))
+        starts = [s for s in self._starts(origin) if s.f0 == s.f1 or s.edge not in blk]
         cutoff = INF if cutoff_s is None else cutoff_s
-        self._dijkstra(self._rout, dist, nxt, heap, cutoff, blk)
-        nid, node_of = self._node_ids, self._node_of
-        out: dict[int, float] = {}
-        for x, t in enumerate(dist):
-            if t <= cutoff:
-                i = nid[node_of[x]]
-                if t < out.get(i, INF):
-                    out[i] = t
-        return out
+        dist, _ = self._search("fwd", starts, blk, cutoff)
+        n = self.node_count
+        # a junction is reached when it or one of its split copies is
+        best = dist[:n].copy()
+        if len(dist) - 1 > n:
+            np.minimum.at(best, np.asarray(self._node_of[n:]), dist[n:-1])
+        nid = self._node_ids
+        return {nid[int(i)]: float(best[i]) for i in np.flatnonzero(best <= cutoff)}
 
     # ---- spatial queries ---------------------------------------------------------------
     def edges_near(self, geom: BaseGeometry, within_m: float = 0.0) -> frozenset[EdgeId]:
