@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import heapq
+import json
 import math
+import shutil
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -211,10 +213,13 @@ class TravelField:
                 continue
             if d >= best:
                 break
-            if self._dist[x] < INF and d + self._dist[x] < best:
-                best, best_node = d + self._dist[x], x
-            for y, w, e in g._rout[x]:
-                nd = d + w
+            rest = float(self._dist[x])
+            if rest < INF and d + rest < best:
+                best, best_node = d + rest, x
+            indptr, indices, edge = g._csr["fwd"]
+            for j in range(int(indptr[x]), int(indptr[x + 1])):
+                y, e = int(indices[j]), int(edge[j])
+                nd = d + g._tt[e]
                 if e in escape and nd < dist.get(y, INF):
                     dist[y] = nd
                     pred[y] = (x, e)
@@ -236,6 +241,41 @@ class TravelField:
         return self._follow(best_node, coords, dist_m, best)
 
 
+SEARCH_ARRAYS = ("head", "node_of", "copy_tail", "copy_edge", "fwd_indptr", "fwd_indices",
+                 "fwd_edge", "rev_indptr", "rev_indices", "rev_edge")
+
+
+def search_arrays_dir(map_path: Path) -> Path:
+    """Where a map's memory-mappable search arrays live: beside it, NAME.arrays/."""
+    name = map_path.name
+    for suffix in (".gz", ".json"):
+        name = name.removesuffix(suffix)
+    return map_path.with_name(name + ".arrays")
+
+
+def _manifest(map_path: Path, graph: RoadGraph | None = None,
+              arrays: MapArrays | None = None) -> dict[str, Any]:
+    """What ties search arrays to their map file: its size and the graph's counts."""
+    nodes = graph.node_count if graph is not None else len(arrays.node_ids)  # type: ignore[union-attr]
+    edges = graph.edge_count if graph is not None else len(arrays.u)  # type: ignore[union-attr]
+    banned = (len(graph._banned_pairs) if graph is not None
+              else len(arrays.banned_turns))  # type: ignore[union-attr]
+    return {"map_size": map_path.stat().st_size, "nodes": nodes, "edges": edges,
+            "banned_turns": banned, "version": 1}
+
+
+def _read_search_arrays(map_path: Path, arrays: MapArrays) -> dict[str, np.ndarray] | None:
+    """The memory-mapped search arrays beside a map, None if absent or not for this map."""
+    d = search_arrays_dir(map_path)
+    try:
+        manifest = json.loads((d / "manifest.json").read_text())
+        if manifest != _manifest(map_path, arrays=arrays):
+            return None
+        return {name: np.load(d / f"{name}.npy", mmap_mode="r") for name in SEARCH_ARRAYS}
+    except (OSError, ValueError):
+        return None
+
+
 def _dedupe(coords: list[list[float]]) -> list[list[float]]:
     out: list[list[float]] = []
     for c in coords:
@@ -247,7 +287,8 @@ def _dedupe(coords: list[list[float]]) -> list[list[float]]:
 class RoadGraph:
     """An immutable drivable road network with compact arrays for fast searches."""
 
-    def __init__(self, arrays: MapArrays) -> None:
+    def __init__(self, arrays: MapArrays,
+                 search: dict[str, np.ndarray] | None = None) -> None:
         a = arrays
         self.meta = dict(a.meta)
         self._node_ids = list(a.node_ids)
@@ -261,7 +302,15 @@ class RoadGraph:
         n, m = len(self._node_ids), len(self._eu)
         nid = self._node_ids
         self._eid = {(nid[self._eu[e]], nid[self._ev[e]], self._key[e]): e for e in range(m)}
-        self._expand_turns(a.banned_turns)
+        self._csr: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+        if search is None:
+            self._expand_turns(a.banned_turns)
+        else:
+            self._banned_pairs = [(int(x), int(y)) for x, y in a.banned_turns]
+            self._set_search(search["head"], search["node_of"], search["copy_tail"],
+                             search["copy_edge"])
+            self._csr = {d: (search[f"{d}_indptr"], search[f"{d}_indices"], search[f"{d}_edge"])
+                         for d in ("fwd", "rev")}
         self._build_csr()
         self._twin = self._find_twins()
         lons = np.array(self._lon[:n])
@@ -286,8 +335,42 @@ class RoadGraph:
     # ---- construction ------------------------------------------------------------------
     @classmethod
     def load(cls, path: Path | str = DEFAULT_MAP) -> RoadGraph:
-        """Load a map file written by `dispatch.maps.import_map`."""
-        return cls(read_map(Path(path)))
+        """Load a map file written by `dispatch.maps.import_map`.
+
+        When its search arrays lie beside it (`search_arrays_dir`), they are memory-mapped
+        read-only, so every hub process on a machine shares one copy of them.
+        """
+        path = Path(path)
+        arrays = read_map(path)
+        return cls(arrays, _read_search_arrays(path, arrays))
+
+    @property
+    def shares_search_arrays(self) -> bool:
+        """Whether the search arrays are memory-mapped from disk (shared between processes)."""
+        return isinstance(self._csr_arrays()[0], np.memmap)
+
+    def _csr_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        assert self._csr is not None
+        return self._csr["fwd"]
+
+    def save_search_arrays(self, map_path: Path | str) -> Path:
+        """Write the search arrays beside a map file, for `load` to memory-map."""
+        assert self._csr is not None
+        out = search_arrays_dir(Path(map_path))
+        tmp = out.with_name(out.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        parts = {"head": self._head, "node_of": self._node_of, "copy_tail": self._copy_tail,
+                 "copy_edge": self._copy_edge}
+        for d in ("fwd", "rev"):
+            indptr, indices, edge = self._csr[d]
+            parts |= {f"{d}_indptr": indptr, f"{d}_indices": indices, f"{d}_edge": edge}
+        for name, arr in parts.items():
+            np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr))
+        (tmp / "manifest.json").write_text(json.dumps(_manifest(Path(map_path), self)))
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.replace(out)
+        return out
 
     @classmethod
     def from_arrays(cls, arrays: MapArrays) -> RoadGraph:
@@ -295,45 +378,53 @@ class RoadGraph:
         return cls(arrays)
 
     def _expand_turns(self, banned_turns: Sequence[tuple[int, int]]) -> None:
-        """Search adjacency, with junctions split where turn restrictions apply.
+        """Search graph arrays, with junctions split where turn restrictions apply.
 
         An edge with a banned turn at its head ends in a copy of that junction which offers
         every way on except the banned ones; all other edges keep the plain junction, so the
-        search stays node-based and only restricted junctions grow. Adjacency entries carry
-        the original edge index, so closures, costs and route shapes need no translation.
+        search stays node-based and only restricted junctions grow. Search edges carry the
+        original edge index, so closures, costs and route shapes need no translation.
         """
-        n, m = len(self._node_ids), len(self._eu)
+        n = len(self._node_ids)
         banned: dict[int, set[int]] = {}
         self._banned_pairs = [(int(a), int(b)) for a, b in banned_turns]
         for e_in, e_out in banned_turns:
             if self._ev[e_in] == self._eu[e_out]:
                 banned.setdefault(int(e_in), set()).add(int(e_out))
-        self._head = list(self._ev)  # the search's head of each edge: a junction or its copy
-        self._node_of = list(range(n))  # search node -> junction index
-        self._copies: dict[int, list[int]] = {}  # junction index -> its split copies
+        head = np.asarray(self._ev, dtype=np.int64)  # search head: a junction or its copy
+        node_of = list(range(n))  # search node -> junction index
+        eu = np.asarray(self._eu, dtype=np.int64)
+        by_tail = np.argsort(eu, kind="stable")
+        first = np.searchsorted(eu[by_tail], np.arange(n + 1))
+        copy_tail: list[int] = []
+        copy_edge: list[int] = []
+        for e_in in sorted(banned):
+            head[e_in] = len(node_of)
+            node_of.append(self._ev[e_in])
         for e_in in sorted(banned):
             via = self._ev[e_in]
-            self._head[e_in] = len(self._node_of)
-            self._copies.setdefault(via, []).append(len(self._node_of))
-            self._node_of.append(via)
-        size = len(self._node_of)
-        # adjacency as per-node tuple lists: the fastest thing to iterate in pure Python
-        self._rin: list[list[tuple[int, float, int]]] = [[] for _ in range(size)]
-        self._rout: list[list[tuple[int, float, int]]] = [[] for _ in range(size)]
-        self._tails: list[list[int]] = [[u] for u in self._eu]
-        for e in range(m):
-            u, v, t = self._eu[e], self._head[e], self._tt[e]
-            self._rin[v].append((u, t, e))
-            self._rout[u].append((v, t, e))
-        for e_in in sorted(banned):
-            copy, via = self._head[e_in], self._ev[e_in]
-            for _, t, e in list(self._rout[via]):
-                if e not in banned[e_in]:
-                    self._rout[copy].append((self._head[e], t, e))
-                    self._rin[self._head[e]].append((copy, t, e))
-                    self._tails[e].append(copy)
-        self._lon.extend(self._lon[self._node_of[x]] for x in range(n, size))
-        self._lat.extend(self._lat[self._node_of[x]] for x in range(n, size))
+            for e in by_tail[first[via]:first[via + 1]]:
+                if int(e) not in banned[e_in]:
+                    copy_tail.append(int(head[e_in]))
+                    copy_edge.append(int(e))
+        self._set_search(head, np.asarray(node_of, dtype=np.int64),
+                         np.asarray(copy_tail, dtype=np.int64),
+                         np.asarray(copy_edge, dtype=np.int64))
+
+    def _set_search(self, head: np.ndarray, node_of: np.ndarray, copy_tail: np.ndarray,
+                    copy_edge: np.ndarray) -> None:
+        n = len(self._node_ids)
+        self._head = head
+        self._node_of = node_of
+        self._copy_tail, self._copy_edge = copy_tail, copy_edge
+        self._copies: dict[int, list[int]] = {}  # junction index -> its split copies
+        for x in range(n, len(node_of)):
+            self._copies.setdefault(int(node_of[x]), []).append(x)
+        self._tails_extra: dict[int, list[int]] = {}  # edge -> split copies it leaves from
+        for t, e in zip(copy_tail.tolist(), copy_edge.tolist(), strict=True):
+            self._tails_extra.setdefault(e, []).append(t)
+        self._lon.extend(self._lon[int(node_of[x])] for x in range(n, len(node_of)))
+        self._lat.extend(self._lat[int(node_of[x])] for x in range(n, len(node_of)))
 
     def _build_csr(self) -> None:
         """Forward and reverse CSR arrays of the search graph, plus one virtual source node.
@@ -343,30 +434,25 @@ class RoadGraph:
         with offsets is one single-source scipy Dijkstra, exact.
         """
         size = len(self._node_of)
-        tails, heads, orig = [], [], []
-        for x in range(size):
-            for y, _, e in self._rout[x]:
-                tails.append(x)
-                heads.append(y)
-                orig.append(e)
+        m = len(self._eu)
         self._virtual = size
         most = max((len(c) for c in self._copies.values()), default=0)
         self._slots = 4 * (most + 1) + 4
-        tt = np.asarray(self._tt, dtype=np.float64)
-        self._tt_arr = tt
-        t_arr = np.asarray(tails, dtype=np.int64)
-        h_arr = np.asarray(heads, dtype=np.int64)
-        o_arr = np.asarray(orig, dtype=np.int64)
-        self._csr: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        for name, rows, cols in (("fwd", t_arr, h_arr), ("rev", h_arr, t_arr)):
-            order = np.argsort(rows, kind="stable")
-            counts = np.bincount(rows, minlength=size + 1)
-            counts[size] = self._slots
-            indptr = np.zeros(size + 2, dtype=np.int32)
-            np.cumsum(counts, out=indptr[1:])
-            indices = np.concatenate([cols[order], np.full(self._slots, size)]).astype(np.int32)
-            edge = np.concatenate([o_arr[order], np.full(self._slots, -1)]).astype(np.int64)
-            self._csr[name] = (indptr, indices, edge)
+        self._tt_arr = np.asarray(self._tt, dtype=np.float64)
+        if getattr(self, "_csr", None) is None:
+            t_arr = np.concatenate([np.asarray(self._eu, dtype=np.int64), self._copy_tail])
+            h_arr = np.concatenate([self._head, self._head[self._copy_edge]])
+            o_arr = np.concatenate([np.arange(m, dtype=np.int64), self._copy_edge])
+            self._csr = {}
+            for name, rows, cols in (("fwd", t_arr, h_arr), ("rev", h_arr, t_arr)):
+                order = np.argsort(rows, kind="stable")
+                counts = np.bincount(rows, minlength=size + 1)
+                counts[size] = self._slots
+                indptr = np.zeros(size + 2, dtype=np.int32)
+                np.cumsum(counts, out=indptr[1:])
+                indices = np.concatenate([cols[order], np.full(self._slots, size)])
+                edge = np.concatenate([o_arr[order], np.full(self._slots, -1)])
+                self._csr[name] = (indptr, indices.astype(np.int32), edge.astype(np.int64))
         self._weights_cache: dict[tuple[str, frozenset[int]], csr_matrix] = {}
         self._blocked_cache: dict[frozenset[EdgeId], frozenset[int]] = {}
         self._search_lock = threading.Lock()
@@ -669,10 +755,11 @@ class RoadGraph:
     def snap_node(self, node_id: int) -> Snap:
         """A Snap standing exactly on a junction (for node-to-node queries)."""
         i = self._index[node_id]
-        if self._rout[i]:
-            e, frac = self._rout[i][0][2], 0.0
+        fwd, rev = self._csr["fwd"], self._csr["rev"]
+        if fwd[0][i + 1] > fwd[0][i]:
+            e, frac = int(fwd[2][fwd[0][i]]), 0.0
         else:
-            e, frac = self._rin[i][0][2], 1.0
+            e, frac = int(rev[2][rev[0][i]]), 1.0
         return self._make_snap(e, frac, self._lat[i], self._lon[i], 0.0)
 
     def snap_on_edge(self, edge: EdgeId, fraction: float) -> Snap:
@@ -708,7 +795,7 @@ class RoadGraph:
         """Ways to leave an origin point: drive to an edge's head, or stand on a junction."""
         out = []
         for e, f in self._edge_options(s):
-            out.append(_Link(self._head[e], (1.0 - f) * self._tt[e], e, f, 1.0))
+            out.append(_Link(int(self._head[e]), (1.0 - f) * self._tt[e], e, f, 1.0))
             if f == 0.0:
                 out.append(_Link(self._eu[e], 0.0, e, 0.0, 0.0))
         return out
@@ -718,7 +805,8 @@ class RoadGraph:
         out = []
         for e, f in self._edge_options(s):
             # a restricted junction's copies may drive on along e too
-            out.extend(_Link(x, f * self._tt[e], e, 0.0, f) for x in self._tails[e])
+            out.append(_Link(self._eu[e], f * self._tt[e], e, 0.0, f))
+            out.extend(_Link(x, f * self._tt[e], e, 0.0, f) for x in self._tails_extra.get(e, ()))
             if f == 0.0:
                 out.extend(_Link(x, 0.0, e, 0.0, 0.0) for x in self._all_copies(self._eu[e]))
             if f == 1.0:

@@ -709,6 +709,7 @@ def import_map(path: Path | str, out_path: Path | str, progress: Progress | None
                              ".osm.gz, .osm.bz2, .osm.pbf or .graphml)")
     progress(f"writing {out_path}")
     write_map(arrays, out_path)
+    RoadGraph.from_arrays(arrays).save_search_arrays(out_path)
     seconds = time.perf_counter() - t0
     t1 = time.perf_counter()
     graph = RoadGraph.load(out_path)

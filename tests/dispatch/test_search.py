@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import random
+import shutil
+from pathlib import Path
 
 import networkx as nx
 import pytest
 from shapely.geometry import Point
 
-from dispatch.graph import RoadGraph
+from dispatch.graph import RoadGraph, search_arrays_dir
+from dispatch.maps import import_map, read_map
+from tests.dispatch.conftest import AGUASCALIENTES, BUNDLED
+
+RULES = BUNDLED / "rules.osm"
 
 
 def _reference_to(g: RoadGraph, b: int) -> dict[int, float]:
@@ -78,3 +84,43 @@ def test_closures_reweight_without_rebuilding(sp_graph: RoadGraph) -> None:
     assert g.blocked_index(closed) is g.blocked_index(set(closed))  # cached by closure set
     # the open map is untouched
     assert g.travel_times_to(g.snap_node(b)).time_from(g.snap_node(a)) == route.travel_s
+
+
+def test_times_are_plain_floats_for_json(sp_graph: RoadGraph) -> None:
+    g = sp_graph
+    a, b = g.node_ids()[10], g.node_ids()[2000]
+    field = g.travel_times_to(g.snap_node(b))
+    route = field.route_from(g.snap_node(a))
+    escape = field.escape_route_from(g.snap_node(a), g.blocked_index(g.edge_ids()))
+    assert route is not None and escape is not None
+    for t in (field.time_from(g.snap_node(a)), field.node_time(a), route.travel_s,
+              escape.travel_s, *g.travel_times_from(g.snap_node(a), 60.0).values()):
+        assert type(t) is float
+    assert type(field.reached_count()) is int
+
+
+def test_import_writes_search_arrays_that_load_memory_mapped(tmp_path: Path) -> None:
+    out = tmp_path / "ags.json.gz"
+    import_map(AGUASCALIENTES, out)
+    assert search_arrays_dir(out).is_dir()
+    shared = RoadGraph.load(out)
+    assert shared.shares_search_arrays
+    built = RoadGraph.from_arrays(read_map(out))
+    assert not built.shares_search_arrays
+    rng = random.Random(4)
+    for b in rng.sample(built.node_ids(), 5):
+        f1 = shared.travel_times_to(shared.snap_node(b), cutoff_s=300.0)
+        f2 = built.travel_times_to(built.snap_node(b), cutoff_s=300.0)
+        assert all(f1.node_time(x) == f2.node_time(x) for x in built.node_ids())
+    # arrays that belong to another map are ignored, never trusted
+    other = tmp_path / "other.json.gz"
+    import_map(RULES, other)
+    shutil.rmtree(search_arrays_dir(out))
+    shutil.copytree(search_arrays_dir(other), search_arrays_dir(out))
+    again = RoadGraph.load(out)
+    assert not again.shares_search_arrays
+    assert again.travel_times_to(again.snap_node(b)).node_time(b) == 0.0
+
+
+def test_bundled_map_ships_its_search_arrays(sp_graph: RoadGraph) -> None:
+    assert sp_graph.shares_search_arrays
