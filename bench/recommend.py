@@ -2,10 +2,10 @@
 
 For the bundled São Paulo map and the Luxembourg DIMACS10 graph (one default speed), with 20,
 200 and 2,000 random units with random capabilities: median and p95 of `recommend_units`
-(one search from the target, plus a second one only when slots stay unfilled), and the cost
-of the naive approach, `networkx.single_source_dijkstra` from every candidate unit's junction
-to the target's junction. The naive runs are timed on a capped sample of units and scaled to
-the whole fleet, so the script stays within a few minutes.
+(one search from the target bounded by the deadlines, wider ones only when slots stay
+unfilled), and the cost of the naive approach, `networkx.single_source_dijkstra` from every
+candidate unit's junction to the target's junction. The naive runs are timed on a capped
+sample of units and scaled to the whole fleet, so the script stays within a few minutes.
 
 Then the road search alone: `RoadGraph.travel_times_to` (a mid-edge target, bounded by the
 deadline cutoff) against raw `scipy.sparse.csgraph.dijkstra` from the target's junction on the
@@ -88,7 +88,7 @@ def bench_graph(name: str, g: RoadGraph, load_s: float, reps: int, naive_cap: in
           f"{time.perf_counter() - t0:.2f} s")
     rng = random.Random(42)
     needed = {f.capability for f in FORCES}
-    print(f"   {'units':>6} {'median ms':>10} {'p95 ms':>8} {'2nd search':>10} "
+    print(f"   {'units':>6} {'median ms':>10} {'p95 ms':>8} {'wider search':>12} "
           f"{'naive/rec ms':>13} {'naive runs':>10} {'speed-up':>9}")
     for n in (20, 200, 2000):
         units = fleet(g, n, rng)
@@ -98,7 +98,7 @@ def bench_graph(name: str, g: RoadGraph, load_s: float, reps: int, naive_cap: in
             t = time.perf_counter()
             rec = recommend_units(g, lat, lon, FORCES, units)
             times.append(time.perf_counter() - t)
-            second += rec.searches == 2
+            second += rec.searches >= 2
         med = statistics.median(times)
         # naive: one node-to-node networkx Dijkstra per candidate that has a needed capability
         lat, lon = targets[0]
@@ -116,7 +116,7 @@ def bench_graph(name: str, g: RoadGraph, load_s: float, reps: int, naive_cap: in
         per_unit = (time.perf_counter() - t) / max(1, len(sample))
         naive = per_unit * len(cands)
         print(f"   {n:>6} {med * 1e3:>10.1f} {pct(times, 0.95) * 1e3:>8.1f} "
-              f"{second:>7}/{reps:<2} {naive * 1e3:>13.0f} {len(sample):>10} "
+              f"{second:>9}/{reps:<2} {naive * 1e3:>13.0f} {len(sample):>10} "
               f"{naive / med:>8.0f}x")
     cur, peak = rss_mb()
     print(f"   RSS after runs {cur:.0f} MB (peak {peak:.0f} MB)")

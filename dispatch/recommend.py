@@ -16,6 +16,10 @@ from dispatch.graph import EdgeId, PointOffRoad, RoadGraph, Route, Snap, TravelF
 DEFAULT_TURNOUT_S: dict[str, float] = {"ems": 60.0, "medical": 60.0, "fire": 80.0,
                                        "hazmat": 80.0, "rescue": 80.0, "command": 80.0}
 FALLBACK_TURNOUT_S = 80.0
+# when the deadline-bounded search leaves slots unfilled: grow the bound this much per search,
+# at most this many bounded searches in all, then one unbounded search
+SEARCH_GROWTH = 4.0
+MAX_BOUNDED_SEARCHES = 3
 
 
 @dataclass(frozen=True)
@@ -185,12 +189,19 @@ def recommend_units(
     if cutoff is not None:
         min_turnout = min((turnout_for(c.kind, s.capability, turnouts)
                            for c, _ in units for s in slots), default=0.0)
-        bottleneck = max((eta[r, c] for r, c in pairs), default=math.inf)
-        # every unit beyond the cutoff needs more than cutoff + its turnout; if the bottleneck
-        # is below that, no such unit could fill a slot better, so the bounded search was enough
-        if len(pairs) < len(slots) or bottleneck > cutoff + min_turnout:
-            field_ = graph.travel_times_to(target, cutoff_s=None, blocked=blocked)
-            searches = 2
+        bound: float | None = cutoff
+        while bound is not None:
+            bottleneck = max((eta[r, c] for r, c in pairs), default=math.inf)
+            # every unit beyond the bound needs more than bound + its turnout; if the
+            # bottleneck is below that, no such unit could fill a slot better: done
+            if len(pairs) == len(slots) and bottleneck <= bound + min_turnout:
+                break
+            if field_.reached_count() == graph.node_count:
+                break  # the bounded search already reached every junction
+            # search farther: a few growing bounds (cost is what they reach), then unbounded
+            bound = bound * SEARCH_GROWTH if searches < MAX_BOUNDED_SEARCHES else None
+            field_ = graph.travel_times_to(target, cutoff_s=bound, blocked=blocked)
+            searches += 1
             escapes = _escapes(units, field_, escape_idx, hot_idx)
             pairs, eta = _solve(slots, units, field_, turnouts, escapes)
 
