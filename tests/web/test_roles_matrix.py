@@ -114,6 +114,7 @@ ROUTES: dict[tuple[str, str], Any] = {
     # notification checklist, road closures, live cover
     ("POST", "/api/v1/incidents/<int:incident_id>/notifications/<int:check_id>"): OFFICERS,
     ("POST", "/api/v1/incidents/<int:incident_id>/first-report"): OFFICERS,
+    ("POST", "/api/v1/incidents/<int:incident_id>/government-level"): OFFICERS,
     ("GET", "/api/v1/coverage/now"): OFFICERS,
     ("GET", "/api/v1/closures"): OFFICERS,
     ("POST", "/api/v1/closures"): OFFICERS,
