@@ -61,10 +61,28 @@ class PlanDesk:
                 self.enterprise_for(session, actor, plan.enterprise_id)
             except EnterpriseNotFound:
                 raise PlanNotFound(f"plan {plan_id} not found") from None
+        elif plan.county_id is not None and not self.service._in_scope(actor, plan.county_id):
+            raise PlanNotFound(f"plan {plan_id} not found")
         return plan
 
+    def default_county_for(self, actor: Actor, county_id: int | None) -> int | None:
+        """The county whose default plan the actor changes: its own county unless it names
+        one in its region; only a platform-wide administrator changes the fallback (None)."""
+        if county_id is None:
+            county_id = actor.region_id
+        if actor.region_id is not None and not self.service._in_scope(actor, county_id):
+            raise Forbidden("only that county's or a higher region's administrators change "
+                            "its default plan", "county_id")
+        return county_id
+
+    def _check_default_writer(self, actor: Actor, plan: Plan) -> None:
+        if plan.is_county_default and actor.region_id is not None and (
+                plan.county_id is None or not self.service._in_scope(actor, plan.county_id)):
+            raise Forbidden("only that county's or a higher region's administrators change "
+                            "its default plan", "plan_id")
+
     def draft(self, actor: Actor, enterprise_id: int | None, text: str,
-              fmt: Format) -> PlanVersion:
+              fmt: Format, county_id: int | None = None) -> PlanVersion:
         """Validate an authored plan file and store it as a new draft version.
 
         enterprise_id None drafts the county default plan. An invalid file raises
@@ -73,13 +91,15 @@ class PlanDesk:
         with self.service.transaction() as tx:
             e = (self.enterprise_for(tx.session, actor, enterprise_id)
                  if enterprise_id is not None else None)
+            county = e.county_id if e else self.default_county_for(actor, county_id)
             version = create_draft(tx.session, enterprise_id, text, fmt, actor.username,
-                                   map_bbox=self.map_bbox)
+                                   map_bbox=self.map_bbox,
+                                   county_id=county if e is None else None)
             tx.record("plan.drafted", {
                 "plan_id": version.plan_id, "enterprise_id": enterprise_id,
                 "version": version.version, "created_by": actor.username,
                 "title": version.document.get("title", "")},
-                county_id=e.county_id if e else None, actor=actor)
+                county_id=county, actor=actor)
         return version
 
     def approve(self, actor: Actor, plan_id: int, version: int) -> PlanVersion:
@@ -87,14 +107,14 @@ class PlanDesk:
         keep the version they activated."""
         with self.service.transaction() as tx:
             plan = self.plan_for(tx.session, actor, plan_id)
+            self._check_default_writer(actor, plan)
             previous = plan.current_version
             row = approve(tx.session, plan_id, version, actor.username, tx.now.date())
-            e = plan.enterprise
             tx.record("plan.approved", {
                 "plan_id": plan_id, "enterprise_id": plan.enterprise_id, "version": row.version,
                 "superseded": previous, "approved_by": row.approved_by,
                 "next_review": row.next_review.isoformat() if row.next_review else None},
-                county_id=e.county_id if e else None, actor=actor)
+                county_id=self._county_of(plan), actor=actor)
         return row
 
     # ---- the lifecycle: review, sign and issue, file, revision (plans/filing.py) ----------
@@ -104,7 +124,7 @@ class PlanDesk:
                 "version": row.version, "title": row.document.get("title", "")}
 
     def _county_of(self, plan: Plan) -> int | None:
-        return plan.enterprise.county_id if plan.enterprise is not None else None
+        return plan.enterprise.county_id if plan.enterprise is not None else plan.county_id
 
     def _check_county_staff(self, actor: Actor) -> None:
         if actor.role not in (Role.DUTY_OFFICER, Role.ADMIN):

@@ -98,6 +98,7 @@ from plans.matching import (
 )
 from plans.models import Enterprise, Plan, PlanVersion
 from plans.schema import RESPONSE_LEVELS, PlanDocument, level_rank
+from plans.service import plan_of
 
 log = logging.getLogger(__name__)
 
@@ -635,7 +636,7 @@ class CommandService:
             raise Forbidden("this location is outside your region", "location")
 
         match, version = self._match(s, enterprise, report.kind, report.chemical,
-                                     report.severity, report.casualties)
+                                     report.severity, report.casualties, county_id)
         incident = Incident(
             kind=report.kind,
             enterprise_id=enterprise.id if enterprise else None,
@@ -717,12 +718,21 @@ class CommandService:
     def _default_county(self, s: Session) -> int | None:
         return s.scalar(select(Region.id).where(Region.level == "county").order_by(Region.id))
 
+    def _default_plan(self, s: Session, county_id: int | None) -> Plan | None:
+        """The county's own default plan, else its nearest higher region's, else the
+        platform-wide one."""
+        for region in [*self.county_ancestors(county_id), None]:
+            plan = plan_of(s, None, region)
+            if plan is not None and plan.current_version is not None:
+                return plan
+        return None
+
     def _match(
         self, s: Session, enterprise: Enterprise | None, kind: IncidentKind,
-        chemical: str | None, severity: int, casualties: int,
+        chemical: str | None, severity: int, casualties: int, county_id: int | None = None,
     ) -> tuple[Match | None, PlanVersion | None]:
         version = self._current_version(s, enterprise.id) if enterprise else None
-        default = s.scalar(select(Plan).where(Plan.is_county_default.is_(True)))
+        default = self._default_plan(s, county_id)
         default_version = self._current_version_of(s, default) if default else None
         if version is None and default_version is None:
             return None, None

@@ -73,6 +73,8 @@ class Plan(Base):
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), unique=True)
     # county default plans have no enterprise; one per incident kind set
     is_county_default: Mapped[bool] = mapped_column(default=False)
+    # the county a default plan serves; None: the platform-wide fallback
+    county_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
     current_version: Mapped[int | None]
 
     enterprise: Mapped[Enterprise | None] = relationship(back_populates="plan")

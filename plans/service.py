@@ -80,10 +80,15 @@ def document_of(version: PlanVersion) -> PlanDocument:
     return PlanDocument.model_validate(version.document)
 
 
-def plan_of(session: Session, enterprise_id: int | None) -> Plan | None:
-    """The enterprise's plan, or the county default plan for None."""
+def plan_of(session: Session, enterprise_id: int | None, county_id: int | None = None
+            ) -> Plan | None:
+    """The enterprise's plan, or for None the default plan of county_id (None: the
+    platform-wide fallback)."""
     if enterprise_id is None:
-        return session.scalar(select(Plan).where(Plan.is_county_default.is_(True))
+        return session.scalar(select(Plan).where(Plan.is_county_default.is_(True),
+                                                 Plan.county_id.is_(county_id)
+                                                 if county_id is None
+                                                 else Plan.county_id == county_id)
                               .order_by(Plan.id))
     return session.scalar(select(Plan).where(Plan.enterprise_id == enterprise_id))
 
@@ -133,7 +138,8 @@ def _version_line(text: str, fmt: Format) -> int | None:
 
 
 def create_draft(session: Session, enterprise_id: int | None, text: str, fmt: Format,
-                 author: str, *, map_bbox: BBox | None = None) -> PlanVersion:
+                 author: str, *, map_bbox: BBox | None = None,
+                 county_id: int | None = None) -> PlanVersion:
     """Validate a plan file and store it as a new draft version; nothing is saved if invalid.
 
     enterprise_id None stores a version of the county default plan.
@@ -144,7 +150,7 @@ def create_draft(session: Session, enterprise_id: int | None, text: str, fmt: Fo
         if enterprise is None:
             raise EnterpriseNotFound(f"enterprise {enterprise_id} not found")
         credit_code = enterprise.credit_code
-    plan = plan_of(session, enterprise_id)
+    plan = plan_of(session, enterprise_id, county_id)
     existing = set(session.scalars(select(PlanVersion.version)
                                    .where(PlanVersion.plan_id == plan.id))) if plan else set()
     doc = validate_plan_text(text, fmt, map_bbox=map_bbox, existing_versions=existing,
@@ -152,7 +158,8 @@ def create_draft(session: Session, enterprise_id: int | None, text: str, fmt: Fo
     try:
         with session.begin_nested():
             if plan is None:
-                plan = Plan(enterprise_id=enterprise_id, is_county_default=enterprise_id is None)
+                plan = Plan(enterprise_id=enterprise_id, is_county_default=enterprise_id is None,
+                            county_id=county_id if enterprise_id is None else None)
                 session.add(plan)
                 session.flush()
             version = PlanVersion(
@@ -163,7 +170,7 @@ def create_draft(session: Session, enterprise_id: int | None, text: str, fmt: Fo
             session.flush()
     except IntegrityError:
         # a concurrent upload won the race; say which way it went
-        plan = plan_of(session, enterprise_id)
+        plan = plan_of(session, enterprise_id, county_id)
         if plan is not None and session.scalar(select(PlanVersion.id).where(
                 PlanVersion.plan_id == plan.id, PlanVersion.version == doc.version)):
             raise PlanValidationError([Problem(

@@ -138,6 +138,7 @@ def plan_view(s: Session, plan: Plan, today: dt.date) -> dict[str, Any]:
         "plan_id": plan.id,
         "enterprise_id": plan.enterprise_id,
         "county_default": plan.is_county_default,
+        "county_id": plan.county_id,
         "enterprise": _enterprise_brief(plan.enterprise),
         "current_version": plan.current_version,
         "current": version_view(current, document=True, today=today) if current else None,
@@ -229,12 +230,30 @@ def overdue_plans() -> Any:
     return jsonify(out)
 
 
+def _county_arg(actor: Any) -> int | None:
+    """The county_id query parameter, or the caller's own region."""
+    raw = request.args.get("county_id")
+    if raw is None:
+        return actor.region_id
+    if not raw.isdigit() or not 0 < int(raw) < 2**31:
+        raise ApiError(422, "invalid", "county_id must be a positive integer", "county_id")
+    return int(raw)
+
+
 @bp.get("/plans/county-default")
 @require(*VIEWERS)
 def county_default_plan() -> Any:
     """The county default plan (used when an enterprise plan has nothing for a report)."""
+    actor = current_actor()
+    county = _county_arg(actor)
+    counties = hub().service.region_counties(actor.region_id)
+    if counties is not None and county not in counties:
+        raise PlanNotFound("no county default plan is stored for that county")
     with hub().service.reading() as s:
-        plan = plan_of(s, None)
+        # the county's own default, else its nearest higher region's, else the platform's
+        plan = next((p for p in (plan_of(s, None, r) for r in
+                                 [*hub().service.county_ancestors(county), None])
+                     if p is not None), None)
         if plan is None:
             raise PlanNotFound("no county default plan is stored")
         return jsonify(plan_view(s, plan, _today()))
@@ -245,7 +264,8 @@ def county_default_plan() -> Any:
 def upload_county_default() -> Any:
     """Store a county default plan file (YAML or JSON body) as a new draft version."""
     fmt, text = _plan_body()
-    version = _desk().draft(current_actor(), None, text, fmt)
+    actor = current_actor()
+    version = _desk().draft(actor, None, text, fmt, county_id=_county_arg(actor))
     return jsonify(version_view(version, document=True, today=_today())), 201
 
 
