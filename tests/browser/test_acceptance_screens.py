@@ -89,12 +89,12 @@ def test_tablet_staging_no_route_gps_and_unacknowledged_flag(
     officer.wait_for_selector("#first-report-countdown.overdue", state="attached",
                               timeout=5000)
 
-    # a large spill: the protective zone covers every road; crews stage at the isolation
-    # boundary in full protection, and the tablet says so
+    # a large spill: the protective zone covers every road downwind; crews never stage in
+    # it: they drive through it to its upwind side, and the tablet says so
     api(hub, "PATCH", f"/incidents/{inc['id']}", duty, json={"spill": "large"})
     tab.wait_for_function(
-        "() => (RL.unit.board.notes || []).includes('staging_in_protective_zone')")
-    assert "防护区覆盖全部道路" in tab.inner_text("#b-hazard")
+        "() => (RL.unit.board.notes || []).includes('route_crosses_protective_zone')")
+    assert "路线穿越下风向防护区" in tab.inner_text("#b-hazard")
 
     # every road around is closed: no route at all; both screens say so plainly
     d = 0.03
