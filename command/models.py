@@ -179,6 +179,8 @@ class Incident(Base):
     # the government's response level (I-IV), apart from the enterprise plan's response_level:
     # {"level", "active", "reason", "at", "by"}, set by the commander's decision
     government_response: Mapped[dict[str, Any] | None]
+    # the order No. 493 accident report: first report, follow-ups, upward chain
+    accident_report: Mapped[dict[str, Any] | None]
 
     assignments: Mapped[list[Assignment]] = relationship(
         back_populates="incident", order_by="Assignment.id"

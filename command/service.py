@@ -7,6 +7,7 @@ so the database, the log and every screen agree.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import threading
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session, sessionmaker
 
+from command import accident_reports
 from command.auth import Actor
 from command.coverage import live_coverage
 from command.db import begin_read_only
@@ -858,6 +860,43 @@ class CommandService:
                 "action": action, "from": old, "to": level if action != "end" else None,
                 "reason": reason, "label": level_label(level)}, incident=incident, actor=actor)
             return self._view(tx, incident)
+
+    def accident_report(self, actor: Actor, incident_id: int, action: str,
+                        data: dict[str, Any], level: str | None = None) -> dict[str, Any]:
+        """File the order No. 493 first report ("first"), a follow-up ("follow_up"), or mark
+        one step of the upward chain sent ("sent"); each logged as an event."""
+        self._require(actor, Role.DUTY_OFFICER, Role.ADMIN)
+        with self.transaction() as tx:
+            incident = self._incident_for(tx, actor, incident_id, write=False)
+            current = copy.deepcopy(incident.accident_report)
+            if action == "first":
+                if current is not None:
+                    raise Conflict("the first report was filed; send a follow-up", "incident_id")
+                report = accident_reports.first_report(data, tx.now, actor.username)
+            elif current is None:
+                raise Conflict("file the first report before this", "incident_id")
+            elif action == "follow_up":
+                report = accident_reports.follow_up(current, data, tx.now, actor.username)
+            else:
+                report = accident_reports.mark_sent(current, level or "",
+                                                    list(data.get("recipients") or []),
+                                                    tx.now, actor.username)
+            incident.accident_report = report
+            tx.record(f"accident_report.{action}", {
+                "grade": report["grade"], "level": level,
+                "counts": {k: report[k] for k in (*accident_reports.COUNTS,
+                                                  "direct_loss_yuan")}},
+                incident=incident, actor=actor)
+            view = self._view(tx, incident)
+            view["accident_report"] = accident_reports.with_overdue(report, tx.now)
+            return view
+
+    def accident_report_now(self, actor: Actor, incident_id: int) -> dict[str, Any] | None:
+        """The accident report with each unsent step's overdue flag as of now."""
+        self._require(actor, Role.DUTY_OFFICER, Role.ADMIN)
+        with self.transaction() as tx:
+            incident = self._incident_for(tx, actor, incident_id, write=False)
+            return accident_reports.with_overdue(incident.accident_report, tx.now)
 
     def _plan_ref(self, version: PlanVersion | None, match: Match | None) -> dict[str, Any] | None:
         if version is None or match is None:

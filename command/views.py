@@ -134,6 +134,7 @@ def incident_view(incident: Incident, enterprise: Enterprise | None) -> dict[str
         # the enterprise plan's level, kept apart from the government's
         "response_level_label": level_label(incident.response_level),
         "government_response": _government(incident.government_response),
+        "accident_report": incident.accident_report,
     }
 
 

@@ -355,6 +355,46 @@ def government_level(incident_id: int) -> Any:
         current_actor(), incident_id, data.action, data.level, data.reason))
 
 
+@bp.post("/incidents/<int:incident_id>/accident-report")
+@require(*OFFICERS)
+def accident_first_report(incident_id: int) -> Any:
+    """The order No. 493 Art. 12 first report: counts, loss, time of the accident, reporter."""
+    return jsonify(hub().service.accident_report(current_actor(), incident_id, "first",
+                                                 json_object())), 201
+
+
+@bp.post("/incidents/<int:incident_id>/accident-report/follow-ups")
+@require(*OFFICERS)
+def accident_follow_up(incident_id: int) -> Any:
+    """A follow-up (续报): new counts; the grade and the upward chain follow them."""
+    return jsonify(hub().service.accident_report(current_actor(), incident_id, "follow_up",
+                                                 json_object())), 201
+
+
+@bp.post("/incidents/<int:incident_id>/accident-report/steps/<level>/sent")
+@require(*OFFICERS)
+def accident_step_sent(incident_id: int, level: str) -> Any:
+    """The officer sent the report to that level, with the recipients informed."""
+    return jsonify(hub().service.accident_report(current_actor(), incident_id, "sent",
+                                                 json_object(), level=level))
+
+
+@bp.get("/incidents/<int:incident_id>/accident-report")
+@require(*OFFICERS)
+def accident_report(incident_id: int) -> Any:
+    """The accident report with each step's countdown and overdue flag."""
+    return jsonify({"accident_report": hub().service.accident_report_now(current_actor(),
+                                                                         incident_id)})
+
+
+def json_object() -> dict[str, Any]:
+    """The request body as a JSON object, or a 422 naming the body."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(422, "invalid", "the body must be a JSON object", "body")
+    return data
+
+
 @bp.get("/coverage/now")
 @require(Role.DUTY_OFFICER, Role.ADMIN)
 def coverage_now() -> Any:

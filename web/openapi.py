@@ -174,6 +174,13 @@ class IncidentOut(Model):
     # the plan's level and the government's, each labelled (I is the most severe)
     response_level_label: dict[str, Any] | None = None
     government_response: dict[str, Any] | None = None
+    # order No. 493: first report, grade, follow-ups, upward chain with countdowns
+    accident_report: dict[str, Any] | None = None
+
+
+class AccidentReportOut(Model):
+    # None until the first report is filed; unsent steps carry overdue as of now
+    accident_report: dict[str, Any] | None
 
 
 class EnterpriseOut(Model):
@@ -292,6 +299,10 @@ RESPONSES: dict[str, Any] = {
     "api.close_incident": IncidentOut,
     "api.first_report": IncidentOut,
     "api.government_level": IncidentOut,
+    "api.accident_first_report": IncidentOut,
+    "api.accident_follow_up": IncidentOut,
+    "api.accident_step_sent": IncidentOut,
+    "api.accident_report": AccidentReportOut,
     "api.add_unit": IncidentOut,
     "api.release_unit": IncidentOut,
     "api.update_task": TaskOut,
