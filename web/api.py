@@ -15,7 +15,13 @@ from command.service import IncidentChange, IncidentReport, Wind
 from command.views import station_view
 from web.auth import current_actor, hub, require
 from web.errors import ApiError
-from web.security import MAX_ID, clear_session_cookie, csrf_token, set_session_cookie
+from web.security import (
+    MAX_ID,
+    clear_session_cookie,
+    client_address,
+    csrf_token,
+    set_session_cookie,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -155,7 +161,9 @@ def auth_login() -> Any:
     """Exchange a username and password for a bearer token."""
     h = hub()
     data = body(LoginBody)
-    wait = h.login_limiter.hit(f"{request.remote_addr}|{data.username}")
+    addr = client_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                          h.config.get("TRUSTED_PROXIES") or [])
+    wait = h.login_limiter.hit(f"{addr}|{data.username}")
     if wait is None:
         wait = h.account_limiter.hit(f"account|{data.username}")
     if wait is not None:

@@ -29,6 +29,10 @@ def from_env(instance_dir: Path) -> dict[str, Any]:
         "TILE_URL": env.get("TILE_URL") or None,
         "TOKEN_TTL_S": int(env.get("TOKEN_TTL_S", str(12 * 3600))),
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10/60"),
+        # proxies (addresses or networks) whose X-Forwarded-For is believed; none by default,
+        # so a client cannot pick its own address by sending the header
+        "TRUSTED_PROXIES": [p.strip() for p in env.get("TRUSTED_PROXIES", "").split(",")
+                            if p.strip()],
         "CORS_ORIGINS": [o for o in env.get("CORS_ORIGINS", "").split(",") if o],
         "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), False),
         # off for production entry points (wsgi.py, gunicorn): an empty production database

@@ -282,3 +282,32 @@ def test_a_revoked_session_stops_hearing_live_events(app: Any) -> None:
     assert not officer.is_connected("/hub"), "the revoked officer's socket is closed"
     assert watcher.is_connected("/hub"), "other sessions stay"
     watcher.disconnect("/hub")
+
+
+def test_behind_a_trusted_proxy_one_address_cannot_lock_out_the_others(db_url: str) -> None:
+    """nginx forwards every client from one address: only a configured proxy's
+    X-Forwarded-For names the client, so ten wrong passwords lock out their sender only."""
+    with app_for(db_url, LOGIN_RATE_LIMIT="5/60", TRUSTED_PROXIES=["127.0.0.1"]) as app:
+        client = app.test_client()
+        attacker = {"X-Forwarded-For": "203.0.113.5"}
+        for _ in range(5):
+            r = client.post("/api/v1/auth/login", headers=attacker,
+                            json={"username": "duty", "password": "bad"})
+            assert r.status_code == 401
+        assert client.post("/api/v1/auth/login", headers=attacker, json={
+            "username": "duty", "password": "duty"}).status_code == 429
+        officer = {"X-Forwarded-For": "198.51.100.7"}
+        assert client.post("/api/v1/auth/login", headers=officer, json={
+            "username": "duty", "password": "duty"}).status_code == 200
+
+
+def test_an_untrusted_peer_cannot_pick_its_address(db_url: str) -> None:
+    """Without a trusted proxy the header is ignored: rotating it evades nothing."""
+    with app_for(db_url, LOGIN_RATE_LIMIT="5/60") as app:
+        client = app.test_client()
+        for i in range(5):
+            client.post("/api/v1/auth/login", headers={"X-Forwarded-For": f"10.0.0.{i}"},
+                        json={"username": "duty", "password": "bad"})
+        r = client.post("/api/v1/auth/login", headers={"X-Forwarded-For": "10.9.9.9"},
+                        json={"username": "duty", "password": "duty"})
+        assert r.status_code == 429
