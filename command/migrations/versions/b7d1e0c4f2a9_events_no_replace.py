@@ -1,7 +1,7 @@
 """the event log refuses an insert over an existing seq (SQLite INSERT OR REPLACE)
 
 Revision ID: b7d1e0c4f2a9
-Revises: 9a4c6e8f1d23
+Revises: b2d7f0a3c5e6
 Create Date: 2026-12-05 06:25:00
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "b7d1e0c4f2a9"
-down_revision = "9a4c6e8f1d23"
+down_revision = "b2d7f0a3c5e6"
 branch_labels = None
 depends_on = None
 
