@@ -319,6 +319,7 @@
       this.renderCards(inc);
       this.renderContacts(inc);
       this.renderReport(false);
+      this.renderAccident(inc);
       RL.$$("#tab-overview button, #tab-overview select, #tab-overview input").forEach((x) => {
         if (x.id !== "close-road") x.disabled = !active;
       });
@@ -558,6 +559,78 @@
         t("report.reporter", { who: S.auth.username, time: RL.dateTime(Date.now()) }),
       ];
       return lines.filter(Boolean).join("\n");
+    }
+
+    // order No. 493: the first report's form, then its grade, the upward steps and follow-ups
+    renderAccident(inc) {
+      const box = document.getElementById("accident-report");
+      const key = inc.id + ":" + JSON.stringify(inc.accident_report);
+      if (!box || box.dataset.key === key) return;
+      box.dataset.key = key;
+      const el = RL.el;
+      const url = "/incidents/" + inc.id + "/accident-report";
+      const input = (name, label, type) => el("label", { class: "field" }, el("span", {}, label),
+        el("input", { name, type: type || "text", min: type === "number" ? "0" : null }));
+      const counts = [["dead", t("acc.dead")], ["injured", t("acc.injured")],
+        ["seriously_injured", t("acc.seriously_injured")], ["missing", t("acc.missing")],
+        ["direct_loss_yuan", t("acc.direct_loss_yuan")]].map(([n, l]) => input(n, l, "number"));
+      const read = (form) => {
+        const out = {};
+        for (const f of form.querySelectorAll("input, select")) {
+          if (f.value === "") continue;
+          out[f.name] = f.type === "number" ? Number(f.value)
+            : f.type === "datetime-local" ? new Date(f.value).toISOString() : f.value;
+        }
+        return out;
+      };
+      const r = inc.accident_report;
+      const head = el("h3", {}, t("acc.title"));
+      if (!r) {
+        const form = el("form", { class: "accident-form" },
+          input("occurred_at", t("acc.occurred_at"), "datetime-local"),
+          ...[["place", t("acc.place")], ["enterprise_summary", t("acc.enterprise_summary")],
+            ["account", t("acc.account")], ["measures", t("acc.measures")],
+            ["reporter_name", t("acc.reporter_name")], ["reporter_phone", t("acc.reporter_phone")],
+          ].map(([n, l]) => input(n, l)),
+          el("label", { class: "field" }, el("span", {}, t("acc.category")),
+            el("select", { name: "category" }, el("option", { value: "general" }, t("acc.general")),
+              el("option", { value: "fire" }, t("acc.fire")),
+              el("option", { value: "road_traffic" }, t("acc.road_traffic")))),
+          ...counts,
+          el("button", { type: "submit", class: "btn primary" }, t("acc.file")));
+        form.addEventListener("submit", (e) => {
+          e.preventDefault();
+          this.call("POST", url, read(form), t("acc.filed"));
+        });
+        box.replaceChildren(head, form);
+        return;
+      }
+      const grade = RL.lang === "en" ? { general: t("acc.grade_general"), larger: t("acc.grade_larger"),
+        major: t("acc.grade_major"), especially_major: t("acc.grade_especially_major") }[r.grade] : r.grade_zh;
+      const levels = { city: t("acc.to_city"), province: t("acc.to_province"),
+        state_council: t("acc.to_state_council") };
+      const steps = el("ol", { class: "checklist" }, ...r.steps.map((s) => {
+        const due = RL.parseTime(s.due_at);
+        return el("li", {}, levels[s.to] + " · " + (s.sent_at
+          ? t("acc.sent", { time: RL.clock(RL.parseTime(s.sent_at), false), by: s.sent_by })
+          : t("acc.due", { time: RL.clock(due, false) })) + (s.late ? " · " + t("acc.late") : ""),
+        s.sent_at ? null : el("span", { dataset: { until: due, overdueAt: due } }),
+        s.sent_at ? null : el("button", { type: "button", class: "btn", onclick: () =>
+          this.call("POST", url + "/steps/" + s.to + "/sent", { recipients: s.recipients },
+            t("acc.marked")) }, t("acc.mark_sent")));
+      }));
+      const follow = el("form", { class: "accident-form" }, ...counts,
+        input("note", t("acc.note")),
+        el("button", { type: "submit", class: "btn" }, t("acc.follow_up")));
+      follow.addEventListener("submit", (e) => {
+        e.preventDefault();
+        const base = { dead: r.dead, injured: r.injured, seriously_injured: r.seriously_injured,
+          missing: r.missing, direct_loss_yuan: r.direct_loss_yuan };
+        this.call("POST", url + "/follow-ups", { ...base, ...read(follow) }, t("acc.followed"));
+      });
+      box.replaceChildren(head, el("p", {}, t("acc.summary", { grade, dead: r.dead,
+        injured: r.injured, serious: r.seriously_injured, missing: r.missing,
+        loss: r.direct_loss_yuan })), steps, follow);
     }
 
     renderReport(force) {
