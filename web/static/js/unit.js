@@ -480,7 +480,12 @@
     const done = b.tasks.filter((x) => taskStatus(x) === "done").length;
     document.getElementById("b-progress").textContent = b.tasks.length
       ? t("unit.progress", { done, total: b.tasks.length }) : "";
-    document.getElementById("b-no-tasks").hidden = b.tasks.length > 0;
+    const none = document.getElementById("b-no-tasks");
+    none.hidden = b.tasks.length > 0;
+    // no task of its own: the crew works with its team on the tasks of the role it fills
+    const team = (b.support_tasks || []).map((x) => x.title).join("；");
+    if (none.dataset.plain === undefined) none.dataset.plain = none.textContent;
+    none.textContent = team ? t("unit.team_tasks", { list: team }) : none.dataset.plain;
     list.replaceChildren(...b.tasks.map((task) => {
       const status = taskStatus(task);
       const pending = Boolean(pendingFor("task.update", (p) => p.task_id === task.id));
