@@ -199,6 +199,13 @@ def start_session_sweeper(h: Any, every_s: float) -> None:
 
 @socketio.on("disconnect", namespace=NAMESPACE)
 def on_disconnect(*_args: Any) -> None:
+    # python-socketio also routes a client's ordinary event named "disconnect" here; during a
+    # real disconnect the socket is already marked as leaving. A still-connected socket keeps
+    # its place in the table, so revocation and expiry still find and cut it.
+    if socketio.server.manager.is_connected(request.sid, NAMESPACE):
+        emit("error", _error("disconnect", "reserved",
+                             "disconnect is a reserved event name; nothing was done"))
+        return
     _hub().connections.pop(request.sid, None)
 
 

@@ -284,6 +284,25 @@ def test_a_revoked_session_stops_hearing_live_events(app: Any) -> None:
     watcher.disconnect("/hub")
 
 
+def test_an_event_named_disconnect_cannot_hide_a_socket_from_revocation(app: Any) -> None:
+    """A client that emits an ordinary event called "disconnect" stays connected: it must
+    not drop out of the hub's table and so keep hearing events after its token is revoked."""
+    client = app.test_client()
+
+    def token(name: str) -> str:
+        r = client.post("/api/v1/auth/login", json={"username": name, "password": name})
+        return str(r.get_json()["token"])
+
+    officer = socketio.test_client(app, namespace="/hub", auth={"token": token("duty")})
+    admin = token("admin")
+    officer.emit("disconnect", {}, namespace="/hub")
+    assert officer.is_connected("/hub")
+    users = client.get("/api/v1/users", headers={"Authorization": f"Bearer {admin}"}).get_json()
+    duty_id = next(u["id"] for u in users if u["username"] == "duty")
+    client.post(f"/api/v1/users/{duty_id}/revoke", headers={"Authorization": f"Bearer {admin}"})
+    assert not officer.is_connected("/hub"), "revocation cut the socket whatever it sent"
+
+
 def test_behind_a_trusted_proxy_one_address_cannot_lock_out_the_others(db_url: str) -> None:
     """nginx forwards every client from one address: only a configured proxy's
     X-Forwarded-For names the client, so ten wrong passwords lock out their sender only."""
