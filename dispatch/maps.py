@@ -721,7 +721,15 @@ def import_map(path: Path | str, out_path: Path | str, progress: Progress | None
 def load_dimacs(graph_path: Path | str, xyz_path: Path | str,
                 speed_kmh: float = 50.0) -> RoadGraph:
     """Load a DIMACS10 street graph (METIS adjacency + xyz) as a two-way road graph."""
-    from dispatch.graph import RoadGraph, haversine_m
+    from dispatch.graph import RoadGraph
+
+    return RoadGraph.from_arrays(dimacs_arrays(graph_path, xyz_path, speed_kmh))
+
+
+def dimacs_arrays(graph_path: Path | str, xyz_path: Path | str,
+                  speed_kmh: float = 50.0) -> MapArrays:
+    """The column arrays of a DIMACS10 street graph, every road two-way at one speed."""
+    from dispatch.graph import haversine_m
 
     lon: list[float] = []
     lat: list[float] = []
@@ -762,7 +770,7 @@ def load_dimacs(graph_path: Path | str, xyz_path: Path | str,
         {"source": Path(graph_path).name, "attribution": "© OpenStreetMap contributors, "
          "CC BY-SA 2.0 (2010 snapshot), DIMACS10", "speed_kmh": speed_kmh},
     )
-    return RoadGraph.from_arrays(arrays)
+    return arrays
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
