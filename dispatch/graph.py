@@ -241,6 +241,58 @@ class TravelField:
         return self._follow(best_node, coords, dist_m, best)
 
 
+class _EdgeLookup:
+    """(u, v, key) OSM-id edge ids to edge indices, in sorted int64 codes (not a dict of tuples:
+    at a province's millions of edges that dict alone took hundreds of MB)."""
+
+    def __init__(self, index: dict[int, int], eu: Sequence[int], ev: Sequence[int],
+                 key: Sequence[int]) -> None:
+        self._node_index = index
+        n = max(len(index), 1)
+        self._n = n
+        self._kmax = (max(key) if len(key) else 0) + 1
+        codes = (np.asarray(eu, dtype=np.int64) * n + np.asarray(ev, dtype=np.int64)) \
+            * self._kmax + np.asarray(key, dtype=np.int64)
+        self._order = np.argsort(codes, kind="stable")
+        self._codes = codes[self._order]
+
+    def _code(self, edge: EdgeId) -> int | None:
+        u, v, k = edge
+        iu, iv = self._node_index.get(u), self._node_index.get(v)
+        if iu is None or iv is None or not 0 <= k < self._kmax:
+            return None
+        return (iu * self._n + iv) * self._kmax + k
+
+    def get(self, edge: EdgeId) -> int | None:
+        """The edge's index, None if the map has no such edge."""
+        code = self._code(edge)
+        if code is None:
+            return None
+        i = int(np.searchsorted(self._codes, code))
+        if i < len(self._codes) and int(self._codes[i]) == code:
+            return int(self._order[i])
+        return None
+
+    def __getitem__(self, edge: EdgeId) -> int:
+        e = self.get(edge)
+        if e is None:
+            raise KeyError(edge)
+        return e
+
+    def __contains__(self, edge: object) -> bool:
+        return isinstance(edge, tuple) and len(edge) == 3 and self.get(edge) is not None
+
+    def indices(self, edges: Iterable[EdgeId]) -> frozenset[int]:
+        """Indices of the edges the map has (unknown ids ignored), vectorised."""
+        codes = [c for c in map(self._code, edges) if c is not None]
+        if not codes:
+            return frozenset()
+        arr = np.asarray(codes, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self._codes, arr), len(self._codes) - 1)
+        found = self._codes[pos] == arr
+        return frozenset(self._order[pos[found]].tolist())
+
+
 SEARCH_ARRAYS = ("head", "node_of", "copy_tail", "copy_edge", "fwd_indptr", "fwd_indices",
                  "fwd_edge", "rev_indptr", "rev_indices", "rev_edge")
 
@@ -300,8 +352,7 @@ class RoadGraph:
         self._tt = [float(x) for x in a.travel_time]
         self._hw, self._name, self._geom = a.highway, a.name, a.geometry
         n, m = len(self._node_ids), len(self._eu)
-        nid = self._node_ids
-        self._eid = {(nid[self._eu[e]], nid[self._ev[e]], self._key[e]): e for e in range(m)}
+        self._eid = _EdgeLookup(self._index, self._eu, self._ev, self._key)
         self._csr: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
         if search is None:
             self._expand_turns(a.banned_turns)
@@ -821,8 +872,7 @@ class RoadGraph:
         key = blocked if isinstance(blocked, frozenset) else frozenset(blocked)
         hit = self._blocked_cache.get(key)
         if hit is None:
-            eid = self._eid
-            hit = frozenset(eid[b] for b in key if b in eid)
+            hit = self._eid.indices(key)
             if len(self._blocked_cache) >= 64:
                 self._blocked_cache.pop(next(iter(self._blocked_cache)))
             self._blocked_cache[key] = hit
