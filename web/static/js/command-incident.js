@@ -302,7 +302,9 @@
       document.getElementById("inc-plan").replaceChildren(plan
         ? el("div", {},
           el("div", { class: "plan-line" },
-            el("span", { class: "level-badge" }, t("incident.level", { level: inc.response_level || "—" })),
+            el("span", { class: "level-badge", title: t("incident.plan_level_hint") },
+              t("incident.level", { level: inc.response_level || "—" }) +
+              (inc.response_level_label ? " · " + label(inc.response_level_label) : "")),
             el("strong", { class: "scenario" }, plan.scenario_name)),
           el("div", { class: "hint" }, t("incident.plan_version", { v: plan.version, id: plan.plan_id }) +
             (plan.source === "default" ? " · " + t("incident.default_plan") : "") +
