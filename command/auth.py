@@ -46,6 +46,29 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+MIN_PASSWORD_LENGTH = 10
+# the passwords every attacker tries first, and the demo's own
+COMMON_PASSWORDS = frozenset({
+    "password", "password1", "password123", "passw0rd", "12345678", "123456789",
+    "1234567890", "0123456789", "qwertyuiop", "1q2w3e4r5t", "iloveyou12", "admin12345",
+    "administrator", "letmein123", "welcome123", "abc1234567", "aaaaaaaaaa", "1111111111",
+    "0000000000", "8888888888", "5201314520", "woaini1314", "qwerty1234", "zaq12wsxcde",
+    "redline123", "redline2026", "duty123456", "trainer123", "changeme12",
+})
+
+
+def check_password(username: str, password: str) -> None:
+    """Refuse a password an attacker would guess: short, the username, or a common one."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"a password needs at least {MIN_PASSWORD_LENGTH} characters",
+                           "password")
+    low = password.lower()
+    if username and username.lower() in low:
+        raise InvalidInput("a password must not contain the username", "password")
+    if low in COMMON_PASSWORDS or len(set(low)) < 4:
+        raise InvalidInput("this password is too easy to guess", "password")
+
+
 def verify_password(password_hash: str, password: str) -> bool:
     """Whether the password matches the stored hash."""
     try:
@@ -185,6 +208,7 @@ def create_user(session: Session, *, username: str, password: str, role: Role,
                 language: str = "zh_CN", scope: frozenset[int] | None = None) -> User:
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"username {username} is taken", "username")
+    check_password(username, password)
     _check_links(session, role, unit_id, region_id, scope)
     user = User(username=username, password_hash=hash_password(password), role=role,
                 unit_id=unit_id, region_id=region_id, language=language, active=True)
@@ -219,6 +243,7 @@ def update_user(session: Session, user: User, now: dt.datetime, *, acting_user_i
         user.language = str(changes["language"])
         changed.append("language")
     if changes.get("password") is not None:
+        check_password(user.username, str(changes["password"]))
         user.password_hash = hash_password(str(changes["password"]))
         changed.append("password")
     if {"password", "role", "active", "unit_id", "region_id"} & set(changed):
@@ -231,6 +256,7 @@ def set_password(session: Session, username: str, password: str) -> None:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise AuthError(f"no such user: {username}")
+    check_password(username, password)
     user.password_hash = hash_password(password)
     revoke_user_tokens(session, user.id, dt.datetime.now(dt.UTC))
 

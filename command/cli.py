@@ -60,30 +60,45 @@ def cmd_init_db(args: argparse.Namespace) -> int:
 
 
 def cmd_set_password(args: argparse.Namespace) -> int:
-    from command.auth import set_password
+    from command.auth import AuthError, check_password, set_password
     from command.db import session_scope
+    from command.errors import CommandError
 
     password = args.password or getpass.getpass(f"new password for {args.username}: ")
-    if len(password) < 8 and not args.password:
-        print("password must have at least 8 characters", file=sys.stderr)
+    try:
+        check_password(args.username, password)
+        hub = _app_hub()
+        with session_scope(hub.sessions) as s:
+            set_password(s, args.username, password)
+    except (CommandError, AuthError) as exc:
+        print(f"refused: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 1
-    hub = _app_hub()
-    with session_scope(hub.sessions) as s:
-        set_password(s, args.username, password)
     print(f"password set for {args.username}; their tokens are revoked")
     return 0
 
 
 def cmd_add_user(args: argparse.Namespace) -> int:
-    from command.auth import hash_password
+    from sqlalchemy.exc import IntegrityError
+
+    from command.auth import check_password, create_user
     from command.db import session_scope
-    from command.models import Role, User
+    from command.errors import CommandError
+    from command.models import Role
 
     password = args.password or getpass.getpass(f"password for {args.username}: ")
-    hub = _app_hub()
-    with session_scope(hub.sessions) as s:
-        s.add(User(username=args.username, password_hash=hash_password(password),
-                   role=Role(args.role), unit_id=args.unit_id, region_id=args.region_id))
+    try:
+        check_password(args.username, password)
+        hub = _app_hub()
+        with session_scope(hub.sessions) as s:
+            create_user(s, username=args.username, password=password, role=Role(args.role),
+                        unit_id=args.unit_id, region_id=args.region_id)
+    except CommandError as exc:
+        print(f"refused: {exc.message}" + (f" ({exc.field})" if exc.field else ""),
+              file=sys.stderr)
+        return 1
+    except IntegrityError:
+        print("refused: the unit or region named does not exist", file=sys.stderr)
+        return 1
     print(f"user {args.username} ({args.role}) created")
     return 0
 

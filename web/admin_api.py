@@ -23,7 +23,7 @@ bp = Blueprint("admin", __name__, url_prefix="/api/v1")
 
 Username = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\w.@-]+$")]
 # long enough to resist guessing, short enough that hashing it is no denial of service
-Password = Annotated[str, Field(min_length=8, max_length=200)]
+Password = Annotated[str, Field(min_length=10, max_length=200)]
 Language = Annotated[str, Field(pattern=r"^(zh_CN|en)$")]
 
 

@@ -330,3 +330,33 @@ def test_an_untrusted_peer_cannot_pick_its_address(db_url: str) -> None:
         r = client.post("/api/v1/auth/login", headers={"X-Forwarded-For": "10.9.9.9"},
                         json={"username": "duty", "password": "duty"})
         assert r.status_code == 429
+
+
+def test_passwords_an_attacker_would_guess_are_refused_everywhere(app: Any) -> None:
+    """API and CLI alike: short, containing the username, or common."""
+    from command.auth import check_password
+    from command.errors import InvalidInput
+
+    client = app.test_client()
+    admin = login(client, "admin")["headers"]
+    for pw in ("x", "short-pw", "officer_zhangsan1", "password123", "aaaaaaaaaaaa"):
+        r = client.post("/api/v1/users", headers=admin, json={
+            "username": "officer_zhangsan", "password": pw, "role": "duty_officer"})
+        assert r.status_code == 422 and r.get_json()["error"]["field"] == "password", pw
+    with pytest.raises(InvalidInput):
+        check_password("duty", "duty")
+    check_password("officer_zhangsan", "Ruby-kettle-4471")
+
+
+def test_cli_refuses_weak_passwords_and_missing_regions_in_one_line(
+        db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from command.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    assert main(["users", "add", "zhao", "--role", "duty_officer", "--password", "x"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("refused: a password needs at least 10") and "Traceback" not in err
+    assert main(["users", "add", "zhao", "--role", "duty_officer", "--password",
+                 "Ruby-kettle-4471", "--region-id", "99999"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("refused:") and "Traceback" not in err and err.count("\n") == 1

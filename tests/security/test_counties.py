@@ -37,14 +37,14 @@ def test_an_admin_of_one_county_cannot_make_a_tablet_for_anothers_unit(app: Any)
                .get_json() if u["callsign"] == "E11")
     before = snapshot(app)
     resp = client.post("/api/v1/users", headers=admin_b, json={
-        "username": "spy", "password": "spyspyspy", "role": "unit", "unit_id": e11["id"]})
+        "username": "spy", "password": "tall-grass-1827", "role": "unit", "unit_id": e11["id"]})
     assert resp.status_code == 422, resp.get_json()
     assert resp.get_json()["error"]["field"] == "unit_id"
     assert snapshot(app) == before
     # the platform admin may, but the account's region must cover the unit's county
     admin = login(client, "admin")["headers"]
     wrong = client.post("/api/v1/users", headers=admin, json={
-        "username": "tablet2", "password": "tablet2tablet2", "role": "unit",
+        "username": "tablet2", "password": "amber-violin-5530", "role": "unit",
         "unit_id": e11["id"], "region_id": other})
     assert wrong.status_code == 422 and wrong.get_json()["error"]["field"] == "region_id"
 
