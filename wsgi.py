@@ -33,9 +33,26 @@ from web.extensions import socketio  # noqa: E402
 app = create_app({"ASYNC_MODE": ASYNC_MODE})
 
 
+def port_in_use(host: str, port: int) -> bool:
+    """Whether another server already listens there. eventlet's listener sets SO_REUSEPORT,
+    so a second hub would otherwise share the port with the first and the kernel would
+    split requests between two different hubs."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def main() -> None:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
+    if port_in_use(host, port):
+        raise SystemExit(f"redline: {host}:{port} is already in use (another hub?); "
+                         "stop it or choose another PORT")
     socketio.run(app, host=host, port=port, log_output=False,
                  # Werkzeug is refused outside debug mode unless asked for explicitly
                  allow_unsafe_werkzeug=ASYNC_MODE == "threading")

@@ -7,6 +7,7 @@ path as any county's own files.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,8 @@ from sqlalchemy.orm import Session
 from command.auth import hash_password
 from command.db import session_scope
 from command.models import Region, RegionLevel, Role, Station, Unit, User
+
+log = logging.getLogger(__name__)
 
 DEMO_LOGINS = [("duty", "duty", "duty_officer"), ("trainer", "trainer", "trainer"),
                ("admin", "admin", "admin")]
@@ -134,10 +137,26 @@ def load_demo(hub: Any) -> dict[str, int]:
     return {"units": len(units), **counts}
 
 
+def is_demo_map(map_path: str | None) -> bool:
+    """Whether the hub routes on the bundled map the demo's places were drawn on."""
+    from pathlib import Path
+
+    from dispatch.maps import DEFAULT_MAP
+
+    return map_path is None or Path(map_path).resolve() == DEFAULT_MAP.resolve()
+
+
 def load_demo_if_empty(hub: Any) -> bool:
     """Load the demo once: two hub processes starting together on an empty database take
-    turns under a cross-process lock, and the second finds the users and does nothing."""
+    turns under a cross-process lock, and the second finds the users and does nothing.
+
+    Never on another map: the demo's stations and enterprises lie in São Paulo, and its
+    well-known passwords must never reach a county's real database."""
     from command.db import cross_process_lock
+
+    if not is_demo_map(hub.config.get("MAP_PATH")):
+        log.warning("not loading the demo: MAP_PATH is not the bundled demo map")
+        return False
 
     with cross_process_lock(hub.engine, "demo"):
         with hub.sessions() as s:
