@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -18,7 +19,7 @@ from flask_socketio import ConnectionRefusedError, emit, join_room
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from command.auth import Actor, AuthError, live_token_ids
-from command.errors import CommandError
+from command.errors import CommandError, Conflict
 from command.events import officer_room, trainer_room, unit_room
 from command.models import Role
 from web.auth import authenticate_token
@@ -243,14 +244,38 @@ def on_position(actor: Actor, p: PositionPayload) -> Any:
 
 
 RESYNC_BATCH = 2000
+# a client that fell behind needs a few pages; more than this is a fault or an attack
+RESYNC_PER_WINDOW = 10
+RESYNC_WINDOW_S = 10.0
+
+
+class RateLimited(CommandError):
+    status = 429
+    code = "rate_limited"
 
 
 @handler("resync", ResyncPayload, ANY_ROLE)
 def on_resync(actor: Actor, p: ResyncPayload) -> Any:
     """Re-send every event after since_seq that this client may see, in order."""
-    events = _hub().service.resync(actor, p.since_seq, limit=RESYNC_BATCH)
-    for ev in events:
-        emit("event", ev.payload())
+    h = _hub()
+    conn = h.connections.get(request.sid) or {}
+    now = time.monotonic()
+    # a socket that asks again and again (or never reads) must not hold the process or the
+    # database pool: one resync at a time, RESYNC_PER_WINDOW per window, then wait
+    recent = [t for t in conn.get("resyncs", []) if now - t < RESYNC_WINDOW_S]
+    if conn.get("resync_busy"):
+        raise Conflict("a resync of this connection is still being sent", "since_seq")
+    if len(recent) >= RESYNC_PER_WINDOW:
+        wait = RESYNC_WINDOW_S - (now - recent[0])
+        raise RateLimited(f"too many resyncs; try again in {wait:.0f} s", "since_seq")
+    conn["resyncs"] = [*recent, now]
+    conn["resync_busy"] = True
+    try:
+        events = h.service.resync(actor, p.since_seq, limit=RESYNC_BATCH)
+        for ev in events:
+            emit("event", ev.payload())
+    finally:
+        conn["resync_busy"] = False
     # a long gap comes in batches: the client asks again from last_seq while more is true
     return {"count": len(events), "last_seq": events[-1].seq if events else p.since_seq,
             "more": len(events) >= RESYNC_BATCH}

@@ -113,3 +113,18 @@ def _fuzz(event: str, model: type[BaseModel] | None, sock: Any, hub: Any) -> Non
     sock.get_received("/hub")
     reply = sock.emit(event, namespace="/hub", callback=True)
     assert reply["ok"] is False and reply["error"]["code"] == "invalid", event
+
+
+def test_resync_floods_are_refused_not_served(app: Any) -> None:
+    """200 resyncs from the start of the log: the first few pages are sent, the rest are
+    refused at once without touching the database."""
+    client = app.test_client()
+    token = login(client, "duty")["token"]
+    sio = socketio.test_client(app, namespace="/hub", auth={"token": token})
+    answers = [sio.emit("resync", {"since_seq": 0}, namespace="/hub", callback=True)
+               for _ in range(200)]
+    served = [a for a in answers if a.get("ok")]
+    refused = [a for a in answers if not a.get("ok")]
+    assert 1 <= len(served) <= 10
+    assert refused and all(a["error"]["code"] == "rate_limited" for a in refused)
+    sio.disconnect("/hub")
