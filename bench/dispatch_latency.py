@@ -68,7 +68,8 @@ def main() -> None:
             e = enterprises[i % len(enterprises)]
             t0 = time.perf_counter()
             r = session.post(hub.url + "/api/v1/incidents", timeout=30,
-                             json={"kind": kinds[i % len(kinds)], "enterprise_id": e["id"]})
+                             json={"kind": kinds[i % len(kinds)], "enterprise_id": e["id"],
+                                   "confirm_new": True})
             http_only.append(time.perf_counter() - t0)
             r.raise_for_status()
             inc = r.json()

@@ -161,7 +161,7 @@ async def run_load(urls: list[str], tablets: int, officers: int, rate: float,
             url = urls[i % len(urls)]
             body = {"kind": ("fire", "leak")[i % 2],
                     "enterprise_id": enterprises[i % len(enterprises)],
-                    "client_id": f"load-{secrets.token_hex(6)}"}
+                    "client_id": f"load-{secrets.token_hex(6)}", "confirm_new": True}
             start = time.time()
             try:
                 async with http.post(url + "/api/v1/incidents", headers=headers,

@@ -122,6 +122,7 @@ class Burst:
             try:
                 r = requests.post(hub.url + "/api/v1/incidents", headers=headers, timeout=60,
                                   json={"kind": ("fire", "leak")[i % 2], "enterprise_id": e,
+                                        "confirm_new": True,
                                         "client_id": f"burst-{secrets.token_hex(8)}"})
                 try:
                     body = r.json()
@@ -269,7 +270,7 @@ def test_redis_restart_under_load(cluster: Cluster, services_restored: None) -> 
 
     def live_again() -> bool:
         r = requests.post(a.url + "/api/v1/incidents", headers=headers, timeout=60,
-                          json={"kind": "fire", "enterprise_id": ent})
+                          json={"kind": "fire", "enterprise_id": ent, "confirm_new": True})
         assert r.status_code == 201, r.text
         seq = max(e["seq"] for e in all_events(a.url, headers, since=since))
         return wait_until(lambda: seq in watchers[1].live, 3)
@@ -319,7 +320,7 @@ def test_client_offline_while_the_other_process_commits_resyncs(cluster: Cluster
     w.drop()
     for e in _enterprises(b, duty_b["headers"])[:4]:
         r = requests.post(b.url + "/api/v1/incidents", headers=duty_b["headers"], timeout=60,
-                          json={"kind": "leak", "enterprise_id": e})
+                          json={"kind": "leak", "enterprise_id": e, "confirm_new": True})
         assert r.status_code == 201
     missed = all_events(b.url, duty_b["headers"], since=last)
     assert len(missed) >= 8

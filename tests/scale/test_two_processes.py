@@ -25,7 +25,8 @@ def hubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[LiveHub]]:
 def _report(hub: LiveHub, headers: dict[str, str], enterprise_id: int, kind: str = "fire"
             ) -> requests.Response:
     return requests.post(hub.url + "/api/v1/incidents", headers=headers, timeout=60,
-                         json={"kind": kind, "enterprise_id": enterprise_id})
+                         json={"kind": kind, "enterprise_id": enterprise_id,
+                               "confirm_new": True})
 
 
 def test_both_processes_share_one_database_and_demo(hubs: list[LiveHub]) -> None:

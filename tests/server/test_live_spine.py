@@ -49,7 +49,8 @@ def test_report_reaches_unit_tablets_on_a_real_server(tmp_path: Path) -> None:
             enterprise = requests.get(hub.url + "/api/v1/enterprises", headers=duty["headers"],
                                       timeout=10).json()[2]
             r = requests.post(hub.url + "/api/v1/incidents", headers=duty["headers"], timeout=30,
-                              json={"kind": "fire", "enterprise_id": enterprise["id"]})
+                              json={"kind": "fire", "enterprise_id": enterprise["id"],
+                                    "confirm_new": True})
             assert r.status_code == 201, r.text
             incident = r.json()
             assigned = {a["unit_id"] for a in incident["assignments"]}
