@@ -103,10 +103,15 @@ class PlanDesk:
         return version
 
     def approve(self, actor: Actor, plan_id: int, version: int) -> PlanVersion:
-        """Make a draft the version in force; the one before becomes superseded. Incidents
-        keep the version they activated."""
+        """Make a draft of a county default plan the version in force; the one before becomes
+        superseded. Incidents keep the version they activated. An enterprise's plan is not the
+        bureau's to approve: the enterprise reviews and issues it, the county files it."""
         with self.service.transaction() as tx:
             plan = self.plan_for(tx.session, actor, plan_id)
+            if plan.enterprise_id is not None:
+                raise LifecycleError("an enterprise plan is reviewed and issued by the "
+                                     "enterprise and filed by the county: record its review "
+                                     "and issue, then file it")
             self._check_default_writer(actor, plan)
             previous = plan.current_version
             row = approve(tx.session, plan_id, version, actor.username, tx.now.date())

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from command.auth import Actor
 from command.models import Role
 from command.plan_desk import PlanDesk
+from plans.filing import LifecycleError
 from plans.models import Enterprise, Plan, PlanStatus, PlanVersion
 from plans.pocket import pocket_card_qr_svg
 from plans.schema import PlanDocument, plan_json_schema
@@ -58,7 +59,8 @@ MEDIA_TYPES: dict[str, str] = {"yaml": "application/yaml; charset=utf-8",
                                "json": "application/json; charset=utf-8"}
 
 _NOT_FOUND = (PlanNotFound, EnterpriseNotFound, VersionNotFound)
-_CONFLICT = (VersionAlreadyApproved, VersionSuperseded, StaleVersion, PlanConflict)
+_CONFLICT = (VersionAlreadyApproved, VersionSuperseded, StaleVersion, PlanConflict,
+             LifecycleError)
 
 
 @bp.errorhandler(PlanError)

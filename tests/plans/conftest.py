@@ -64,3 +64,17 @@ def upload(client: Any, headers: dict[str, str], enterprise_id: int, text: str,
     """POST a plan file as the request body."""
     return client.post(f"/api/v1/enterprises/{enterprise_id}/plans", data=text.encode("utf-8"),
                        headers={**headers, "Content-Type": content_type})
+
+
+def put_in_force(client: Any, headers: dict[str, str], plan_id: int, version: int,
+                 principal: str = "测试总经理") -> Any:
+    """Record the enterprise's passed review and its principal's issue: the version is in
+    force (the county files it afterwards). Returns the issue answer."""
+    import datetime as dt
+
+    today = dt.date.today().isoformat()
+    base = f"/api/v1/plans/{plan_id}/versions/{version}"
+    client.post(base + "/review", headers=headers, json={
+        "held_on": today, "panel": ["专家组"], "conclusion": "passed"})
+    return client.post(base + "/issue", headers=headers,
+                       json={"principal": principal, "issued_on": today})

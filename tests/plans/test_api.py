@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from command.models import Event
 from plans.models import Plan
-from tests.plans.conftest import JSON, YAML, read, upload
+from tests.plans.conftest import JSON, YAML, put_in_force, read, upload
 from tests.security.helpers import add_county_officer
 
 
@@ -48,15 +48,19 @@ def test_draft_approve_current(app: Any, client: Any, enterprise_id: int, header
                       headers=headers("duty")).get_json()
     assert plan["current"] is None and [v["status"] for v in plan["versions"]] == ["draft"]
 
-    # approval is the bureau's: admins only
-    assert _approve(client, headers("duty"), plan_id, 1).status_code == 403
-    assert _approve(client, headers("trainer"), plan_id, 1).status_code == 403
-    resp = _approve(client, headers("admin"), plan_id, 1)
+    # the bureau no longer approves an enterprise's plan: the enterprise reviews it and its
+    # principal issues it (the county's staff record both); trainers do neither
+    refused = _approve(client, headers("admin"), plan_id, 1)
+    assert refused.status_code == 409 and refused.get_json()["error"]["field"] == "version"
+    assert client.post(f"/api/v1/plans/{plan_id}/versions/1/review", headers=headers("trainer"),
+                       json={"held_on": "2026-01-05", "panel": ["x"],
+                             "conclusion": "passed"}).status_code == 403
+    resp = put_in_force(client, headers("duty"), plan_id, 1)
     assert resp.status_code == 200, resp.get_json()
     approved = resp.get_json()
-    assert approved["status"] == "approved" and approved["approved_by"] == "admin"
+    assert approved["status"] == "approved" and approved["approved_by"] == "测试总经理"
     assert approved["next_review"] is not None and approved["review_overdue"] is False
-    again = _approve(client, headers("admin"), plan_id, 1)
+    again = put_in_force(client, headers("duty"), plan_id, 1)
     assert again.status_code == 409 and again.get_json()["error"]["field"] == "version"
 
     plan = client.get(f"/api/v1/enterprises/{enterprise_id}/plan",
@@ -66,26 +70,26 @@ def test_draft_approve_current(app: Any, client: Any, enterprise_id: int, header
     assert plan["enterprise"]["id"] == enterprise_id
 
     # both changes are in the event log, with who did them
-    drafted, approved_ev = _events(app, "plan.drafted"), _events(app, "plan.approved")
+    drafted, approved_ev = _events(app, "plan.drafted"), _events(app, "plan.issued")
     assert [(e["data"]["plan_id"], e["data"]["version"], e["actor"]) for e in drafted] == [
         (plan_id, 1, "duty")]
     assert [(e["data"]["version"], e["data"]["superseded"], e["actor"])
-            for e in approved_ev] == [(1, None, "admin")]
+            for e in approved_ev] == [(1, None, "duty")]
     assert approved_ev[0]["county_id"] is not None
 
 
 def test_versions_and_supersede(client: Any, enterprise_id: int, headers: Any) -> None:
     plan_id = upload(client, headers("duty"), enterprise_id, read("valid.yaml")).get_json()[
         "plan_id"]
-    _approve(client, headers("admin"), plan_id, 1)
+    put_in_force(client, headers("duty"), plan_id, 1)
     v2 = upload(client, headers("admin"), enterprise_id, read("valid.json"), JSON)
     assert v2.status_code == 201 and v2.get_json()["source_format"] == "json"
-    assert _approve(client, headers("admin"), plan_id, 2).status_code == 200
+    assert put_in_force(client, headers("duty"), plan_id, 2).status_code == 200
     versions = client.get(f"/api/v1/plans/{plan_id}/versions", headers=headers("duty")).get_json()
     assert [(v["version"], v["status"]) for v in versions] == [(1, "superseded"),
                                                                (2, "approved")]
     # a superseded version cannot come back
-    back = _approve(client, headers("admin"), plan_id, 1)
+    back = put_in_force(client, headers("duty"), plan_id, 1)
     assert back.status_code == 409
     one = client.get(f"/api/v1/plans/{plan_id}/versions/1", headers=headers("duty")).get_json()
     assert one["document"]["version"] == 1 and one["status"] == "superseded"
@@ -168,7 +172,7 @@ def test_overdue_reviews(client: Any, enterprise_id: int, headers: Any) -> None:
     plan_id = upload(client, headers("duty"), enterprise_id, text).get_json()["plan_id"]
     before = client.get("/api/v1/plans/overdue", headers=headers("duty")).get_json()
     assert all(o["plan_id"] != plan_id for o in before), "a draft is not in force"
-    _approve(client, headers("admin"), plan_id, 1)
+    put_in_force(client, headers("duty"), plan_id, 1)
     overdue = client.get("/api/v1/plans/overdue", headers=headers("duty")).get_json()
     mine = [o for o in overdue if o["plan_id"] == plan_id]
     assert len(mine) == 1 and mine[0]["next_review"] == "2020-01-01"
@@ -184,7 +188,7 @@ def test_pocket_cards(client: Any, enterprise_id: int, headers: Any) -> None:
     no_plan = client.get(f"/api/v1/enterprises/{enterprise_id}/plan/cards",
                          headers=headers("duty"))
     assert no_plan.status_code == 404  # only the approved version is printed
-    _approve(client, headers("admin"), plan_id, 1)
+    put_in_force(client, headers("duty"), plan_id, 1)
     cards = client.get(f"/api/v1/enterprises/{enterprise_id}/plan/cards",
                        headers=headers("duty")).get_json()
     assert cards["version"] == 1 and len(cards["cards"]) == 1

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from command.models import Station, Unit
-from tests.plans.conftest import read, upload
+from tests.plans.conftest import put_in_force, read, upload
 from tests.security.helpers import add_county_officer
 
 RANK = {"green": 0, "amber": 1, "red": 2}
@@ -16,7 +16,7 @@ RANK = {"green": 0, "amber": 1, "red": 2}
 def _approved_plan(client: Any, headers: Any, enterprise_id: int) -> int:
     plan_id = upload(client, headers("duty"), enterprise_id, read("valid.yaml")).get_json()[
         "plan_id"]
-    resp = client.post(f"/api/v1/plans/{plan_id}/versions/1/approve", headers=headers("admin"))
+    resp = put_in_force(client, headers("duty"), plan_id, 1)
     assert resp.status_code == 200
     return int(plan_id)
 

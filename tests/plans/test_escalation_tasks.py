@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import events_of
-from tests.plans.conftest import read, upload
+from tests.plans.conftest import put_in_force, read, upload
 
 STEP_II = ["扩大警戒区至 1000 m", "设立检伤分类点"]
 STEP_I = ["倒罐输转"]
@@ -25,10 +25,10 @@ def _patch(client: Any, headers: dict[str, str], incident_id: int, **change: Any
 def test_escalation_creates_the_new_steps_tasks_once(client: Any, enterprise_id: int,
                                                      headers: Any, login: Any,
                                                      sio: Any) -> None:
-    duty, admin = headers("duty"), headers("admin")
+    duty = headers("duty")
     plan_id = upload(client, duty, enterprise_id,
                      read("escalation_tasks.yaml")).get_json()["plan_id"]
-    resp = client.post(f"/api/v1/plans/{plan_id}/versions/1/approve", headers=admin)
+    resp = put_in_force(client, duty, plan_id, 1)
     assert resp.status_code == 200, resp.get_json()
     resp = client.post("/api/v1/incidents", headers=duty, json={
         "kind": "leak", "enterprise_id": enterprise_id, "chemical": "UN1017", "severity": 2})

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.plans.conftest import JSON, read, upload
+from tests.plans.conftest import JSON, put_in_force, read, upload
 
 
 def _approve(client: Any, headers: dict[str, str], plan_id: int, version: int) -> None:
-    resp = client.post(f"/api/v1/plans/{plan_id}/versions/{version}/approve", headers=headers)
+    # the enterprise reviews and issues its plan (the county's staff record it)
+    resp = put_in_force(client, headers, plan_id, version)
     assert resp.status_code == 200, resp.get_json()
 
 
