@@ -968,7 +968,8 @@ class CommandService:
         return {"radius_m": float(dist.radius_m), "protective_m": float(dist.protective_m),
                 "downwind_deg": downwind, "source": text, "source_parts": parts,
                 "basis": dist.basis, "guide": dist.guide_code, "over_11km": dist.over_11km,
-                "atm": dist.atm, "spill": spill, "spill_assumed": assumed is not None}
+                "atm": dist.atm, "increase_as_necessary": dist.increase_as_necessary,
+                "spill": spill, "spill_assumed": assumed is not None}
 
     def _held_tonnes(self, incident: Incident) -> float | None:
         """The most of the chemical one installation of the enterprise holds (None: unknown)."""

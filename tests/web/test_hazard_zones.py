@@ -53,3 +53,15 @@ def test_no_choice_when_the_plan_is_at_least_as_protective(client: Any, login: A
     assert iso["basis"] == "plan" and "warning" not in iso and iso["erg"]["radius_m"] <= 500
     r = client.patch(f"/api/v1/incidents/{inc['id']}", headers=duty, json={"zone": "plan"})
     assert r.status_code == 409 and r.get_json()["error"]["field"] == "zone"
+
+
+def test_a_guide_without_a_large_spill_distance_is_flagged(client: Any, login: Any) -> None:
+    duty = login("duty")["headers"]
+    r = client.post("/api/v1/incidents", headers=duty, json={
+        "kind": "leak", "location": {"lat": -23.5450, "lon": -46.6250}, "chemical": "UN1230",
+        "spill": "large"})
+    assert r.status_code == 201, r.get_json()
+    iso = r.get_json()["isolation"]
+    # methanol, Guide 131: "increase as necessary"; the floor taken is said, never hidden
+    assert iso["basis"] == "guide" and iso["increase_as_necessary"] is True
+    assert iso["protective_m"] == 300.0
