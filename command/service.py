@@ -633,7 +633,10 @@ class CommandService:
         self._check_on_map(lat, lon)
         if enterprise is None:
             enterprise = self._nearest_enterprise(s, lat, lon)
-        county_id = enterprise.county_id if enterprise else self._default_county(s)
+        # a place away from every enterprise belongs to the county of its nearest station
+        # (until county boundaries are imported), never to whichever county came first
+        county_id = (enterprise.county_id if enterprise
+                     else self._county_at(s, lat, lon) or self._actor_county(s, actor))
         if not self._in_scope(actor, county_id):
             raise Forbidden("this location is outside your region", "location")
 
@@ -711,6 +714,10 @@ class CommandService:
             return None
         lon = sum(p[0] for p in pts) / len(pts)
         lat = sum(p[1] for p in pts) / len(pts)
+        return self._county_at(s, lat, lon)
+
+    def _county_at(self, s: Session, lat: float, lon: float) -> int | None:
+        """The county of the station nearest to a point (None without stations)."""
         stations = [st for st in s.scalars(select(Station)) if st.county_id is not None]
         if not stations:
             return None

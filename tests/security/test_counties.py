@@ -123,3 +123,33 @@ def test_many_addresses_do_not_add_up_to_many_guesses(db_url: str, clock: Clock)
                                      json={"username": "admin", "password": "wrong"},
                                      environ_base={"REMOTE_ADDR": f"10.0.0.{i}"}).status_code)
         assert codes[:5] == [401] * 5 and codes[5:] == [429, 429]
+
+
+def test_a_place_away_from_enterprises_belongs_to_its_nearest_stations_county(
+        app: Any) -> None:
+    """A location-only report more than 500 m from any enterprise was filed under the first
+    county: county B's officer was refused at its own station."""
+    from sqlalchemy import select
+
+    from command.models import Station, Unit
+    from dispatch.graph import haversine_m
+    from plans.models import Enterprise
+
+    client = app.test_client()
+    other = _county_b(app)
+    hub = app.extensions["redline"]
+    with session_scope(hub.sessions) as s:
+        enterprises = list(s.scalars(select(Enterprise)))
+        station = max(s.scalars(select(Station)), key=lambda st: min(
+            haversine_m(st.lat, st.lon, e.lat, e.lon) for e in enterprises))
+        assert min(haversine_m(station.lat, station.lon, e.lat, e.lon)
+                   for e in enterprises) > 600
+        station.county_id = other
+        for u in s.scalars(select(Unit).where(Unit.station_id == station.id)):
+            u.county_id = other
+        where = {"lat": station.lat, "lon": station.lon}
+    duty_b = login(client, "duty_b")["headers"]
+    r = client.post("/api/v1/incidents", headers=duty_b,
+                    json={"kind": "fire", "location": where, "confirm_new": True})
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["county_id"] == other
