@@ -365,6 +365,8 @@ def pocket_cards(enterprise_id: int) -> Any:
             raise PlanNotFound(f"enterprise {enterprise_id} has no approved plan")
         doc: PlanDocument = document_of(current)
         points = {p.name: p for p in doc.assembly_points}
+        # the on-site disposal plan of the card's post (GB/T 29639) travels with the card
+        onsite = {op.post: op.model_dump(mode="json") for op in doc.onsite_plans}
         cards = []
         for i, card in enumerate(doc.pocket_cards):
             url = url_for("plans_pages.pocket_card_page", enterprise_id=e.id, index=i,
@@ -372,6 +374,7 @@ def pocket_cards(enterprise_id: int) -> Any:
             point = points.get(card.assembly_point)
             cards.append({
                 "index": i, **card.model_dump(mode="json"), "url": url,
+                "onsite_plan": onsite.get(card.post),
                 "assembly_location": ({"lat": point.lat, "lon": point.lon} if point else None),
                 "qr_svg": pocket_card_qr_svg(url),
             })

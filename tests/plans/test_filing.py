@@ -175,3 +175,11 @@ def _registry_with_installation(quantity: float = 10) -> str:
       chemicals:
         - {{name: 液氯, un: UN1017, cas: 7782-50-5, quantity_t: {quantity}}}
 """
+
+
+def test_the_pocket_card_carries_its_posts_onsite_disposal_plan(client: Any,
+                                                                headers: Any) -> None:
+    cards = client.get("/api/v1/enterprises/1/plan/cards", headers=headers("duty")).get_json()
+    tank = next(c for c in cards["cards"] if c["post"] == "液氯罐区操作工")
+    assert tank["onsite_plan"]["post"] == "液氯罐区操作工"
+    assert tank["onsite_plan"]["disposal"] and tank["onsite_plan"]["cautions"]

@@ -554,6 +554,10 @@
         el("h3", null, t("plans.card_call")),
         el("table", null, el("tbody", null, c.call.map((x) => el("tr", null,
           el("td", null, x.name), el("td", { class: "pl-phone" }, x.phone))))),
+        c.onsite_plan ? el("h3", null, t("plans.gbt.onsite")) : null,
+        c.onsite_plan ? el("ul", null, c.onsite_plan.disposal.map((s) => el("li", null, s))
+          .concat(c.onsite_plan.cautions.map((s) => el("li", { class: "caution" }, "⚠ " + s))))
+          : null,
         el("h3", null, t("plans.card_escape")), el("p", null, c.escape_route),
         el("h3", null, t("plans.card_assembly")), el("p", null, c.assembly_point,
           c.assembly_location ? el("span", { class: "hint" }, " (" +
